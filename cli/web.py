@@ -1,0 +1,38 @@
+"""``caravan web``: the web application (dashboard, /v1 API, live views) under an ASGI server."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-http-port", dest="http_port", type=int, default=4646, help="HTTP port (default 4646)")
+    parser.add_argument("-bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("-data-dir", dest="data_dir", default=".data/web", help="where the web database lives")
+    parser.add_argument("-dev", action="store_true", help="dev mode: debug on, no secret key needed")
+    parser.set_defaults(func=cmd_web)
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["CARAVAN_DATA_DIR"] = str(data_dir)
+    if args.dev:
+        os.environ.setdefault("CARAVAN_DEV", "1")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webui.settings")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+    url = f"http://{args.bind}:{args.http_port}"
+    sys.stderr.write(f"==> Caravan web application on {url}\n    API: {url}/v1/\n")
+    from daphne.cli import CommandLineInterface
+
+    CommandLineInterface().run(["-b", args.bind, "-p", str(args.http_port), "webui.asgi:application"])
+    return 0

@@ -1,0 +1,7 @@
+"""WebSocket routes (Channels). Consumers arrive with the live dashboard."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+websocket_urlpatterns: list[URLPattern] = []
