@@ -1,0 +1,1 @@
+"""Caravan's processes: asyncio shells (server, client) around the pure core in ``cluster``."""
