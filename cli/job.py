@@ -35,8 +35,12 @@ def _job_file_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-json", action="store_true", help="the job file is JSON ({\"Job\": ...})")
 
 
-def _parse_vars(pairs: list[str], environ: Mapping[str, str]) -> dict[str, str]:
-    out = {k.removeprefix("NOMAD_VAR_"): v for k, v in environ.items() if k.startswith("NOMAD_VAR_")}
+def _env_vars(environ: Mapping[str, str]) -> dict[str, str]:
+    return {k.removeprefix("NOMAD_VAR_"): v for k, v in environ.items() if k.startswith("NOMAD_VAR_")}
+
+
+def _parse_vars(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
@@ -74,8 +78,9 @@ def load_job_file(args: argparse.Namespace) -> jobspec.Parsed:
     return jobspec.parse_hcl(
         source,
         filename=filename,
-        variables=_parse_vars(args.var, os.environ),
+        variables=_parse_vars(args.var),
         var_files=file_values,
+        env_variables=_env_vars(os.environ),
         read_file=read_file,
     )
 

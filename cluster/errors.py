@@ -3,7 +3,8 @@
 
     CaravanError                      base of every error Caravan raises on purpose
     ├── InvalidInput                  the caller's input is wrong; nothing was changed
-    │   └── JobSpecError              a job file or job JSON is wrong: carries every Diagnostic
+    │   ├── JobSpecError              a job file or job JSON is wrong: carries every Diagnostic
+    │   └── HCLError                  (cluster.jobspec.hcl) HCL syntax or evaluation errors, positioned
     ├── NotFound                      the named object does not exist
     ├── Conflict                      the write lost a race (index mismatch, bootstrap done twice)
     ├── PermissionDenied              the token may not do this (HTTP 403)

@@ -18,7 +18,7 @@ CLUSTER = ROOT / "cluster"
 # Modules (and their submodules) that cluster/ may not import at all.
 FORBIDDEN_MODULES = {
     "asyncio", "socket", "ssl", "selectors", "select", "threading", "multiprocessing", "subprocess",
-    "os", "time", "secrets", "signal", "shutil", "tempfile", "urllib", "http", "requests",
+    "os", "time", "secrets", "signal", "shutil", "tempfile", "http", "requests", "urllib.request",
     "django", "channels", "celery", "redis", "docker", "psutil", "webui", "agents", "cli",
 }
 # Calls that read the clock or the global random source even through an allowed import.
@@ -26,8 +26,14 @@ FORBIDDEN_ATTR_CALLS = {
     ("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today"),
     ("uuid", "uuid1"), ("uuid", "uuid4"),
 }
-# From `random`, only the class may be imported: an injected random.Random instance is fine.
+# From `random`, only the class may be used: an injected random.Random instance is fine, the
+# module-level functions (the global random source) are not.
 ALLOWED_FROM_RANDOM = {"Random"}
+
+
+def _forbidden(module: str) -> bool:
+    parts = module.split(".")
+    return any(".".join(parts[: i + 1]) in FORBIDDEN_MODULES for i in range(len(parts)))
 
 
 def cluster_modules() -> list[Path]:
@@ -41,14 +47,11 @@ def violations(path: Path) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                top = alias.name.split(".")[0]
-                if top in FORBIDDEN_MODULES:
+                if _forbidden(alias.name):
                     found.append(f"{rel}:{node.lineno}: import {alias.name}")
-                if top == "random":
-                    found.append(f"{rel}:{node.lineno}: import random (use an injected random.Random)")
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             top = node.module.split(".")[0]
-            if top in FORBIDDEN_MODULES:
+            if _forbidden(node.module):
                 found.append(f"{rel}:{node.lineno}: from {node.module} import ...")
             if top == "random":
                 extra = {a.name for a in node.names} - ALLOWED_FROM_RANDOM
@@ -59,6 +62,8 @@ def violations(path: Path) -> list[str]:
             name = base.id if isinstance(base, ast.Name) else base.attr if isinstance(base, ast.Attribute) else ""
             if (name, node.attr) in FORBIDDEN_ATTR_CALLS:
                 found.append(f"{rel}:{node.lineno}: {name}.{node.attr}")
+            if isinstance(base, ast.Name) and name == "random" and node.attr not in ALLOWED_FROM_RANDOM:
+                found.append(f"{rel}:{node.lineno}: random.{node.attr} (use an injected random.Random)")
     return found
 
 
@@ -76,9 +81,10 @@ def test_checker_catches_impure_code(tmp_path: Path) -> None:
     bad.write_text(
         "import os\nimport asyncio.tasks\nfrom django.conf import settings\nimport random\n"
         "from random import random as r, Random\nimport datetime\nx = datetime.datetime.now()\n"
+        "y = random.random()\nz: random.Random\nimport urllib.parse\nimport urllib.request\n"
     )
     found = violations_at(bad)
-    assert len(found) == 6, found
+    assert len(found) == 7, found
 
 
 def violations_at(path: Path) -> list[str]:

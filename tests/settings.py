@@ -1,0 +1,15 @@
+"""Django settings for the test suite: the real settings, in dev mode, on a throw-away data dir.
+
+pytest-django loads settings before any conftest runs, so the environment is set here, before
+``webui.config`` reads it (once, at import).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ.setdefault("CARAVAN_DEV", "1")
+os.environ.setdefault("CARAVAN_DATA_DIR", tempfile.mkdtemp(prefix="caravan-test-"))
+
+from webui.settings import *  # noqa: F403
