@@ -132,9 +132,6 @@ class Decoder:
             self._unknown(item.pos, f"{path}.{name}", name, spec, is_block=True)
             return
         want_labels = 1 if blk.mode in (Mode.LABELLED, Mode.MAP) else 0
-        if blk.labelled_key and len(item.labels) == 1:
-            blk = Blk(blk.labelled_key, blk.spec, Mode.LABELLED, "Name", f"{name} name")
-            want_labels = 1
         if len(item.labels) != want_labels:
             self._label_error(item, blk, f"{path}.{name}", want_labels)
             return
@@ -317,8 +314,21 @@ def _finish_job(dec: Decoder, out: JSONObject, path: str, body: hcl.Body) -> Non
     _copy_vault(out, [t for g in out.get("TaskGroups", []) for t in g.get("Tasks", [])])
 
 
-def _finish_nothing(dec: Decoder, out: JSONObject, path: str, body: hcl.Body) -> None:
-    return None
+def _finish_task(dec: Decoder, out: JSONObject, path: str, body: hcl.Body) -> None:
+    """Identities: the one without a name (or named "default") is the task's default identity."""
+    identities = out.pop("_Identities", [])
+    blocks = [b for b in body.blocks if b.type == "identity"]
+    named = []
+    for index, (ident, block) in enumerate(zip(identities, blocks, strict=True)):
+        if ident.get("Name", "default") != "default":
+            named.append(ident)
+        elif "Identity" in out:
+            dec.error(block.pos, f"{path}.identity[{index}]", 'only one identity block may omit name (the "default" identity)')
+        else:
+            ident["Name"] = "default"
+            out["Identity"] = ident
+    if named:
+        out["Identities"] = named
 
 
 FINISHERS: dict[str, Callable[[Decoder, JSONObject, str, hcl.Body], None]] = {
@@ -327,7 +337,7 @@ FINISHERS: dict[str, Callable[[Decoder, JSONObject, str, hcl.Body], None]] = {
     "network": _finish_network,
     "periodic": _finish_periodic,
     "logs": _finish_logs,
-    "task": _finish_nothing,
+    "task": _finish_task,
     "group": _finish_group,
     "job": _finish_job,
 }

@@ -40,9 +40,6 @@ class Blk:
     mode: Mode
     label_key: str = ""  # LABELLED: the field receiving the label
     label_name: str = ""  # how the label is called in messages ("group name")
-    # SINGLE blocks that may also be written with a label (`identity "vault" {}`): labelled ones go to
-    # this list field instead, with the label in their Name.
-    labelled_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,6 +417,7 @@ DISCONNECT = Spec(
 IDENTITY = Spec(
     "identity",
     attrs={
+        "name": Attr("Name", S),
         "aud": Attr("Audience", LS),
         "change_mode": Attr("ChangeMode", S),
         "change_signal": Attr("ChangeSignal", S),
@@ -459,7 +457,8 @@ TASK = Spec(
         "template": Blk("Templates", "template", Mode.LIST),
         "vault": Blk("Vault", "vault", Mode.SINGLE),
         "volume_mount": Blk("VolumeMounts", "volume_mount", Mode.LIST),
-        "identity": Blk("Identity", "identity", Mode.SINGLE, labelled_key="Identities"),
+        # Repeatable; the task finisher keeps the unnamed one as Identity, the named ones as Identities.
+        "identity": Blk("_Identities", "identity", Mode.LIST),
         "action": Blk("Actions", "action", Mode.LABELLED, "Name", "action name"),
     },
     unsupported={

@@ -1,6 +1,5 @@
 # The job that `nomad job init` writes (Nomad 1.7+), stanza for stanza and value for value.
-# Nomad's long explanatory comments are left out, and so is its task `identity { env = true
-# file = true }` block: Caravan refuses workload identities (see the bad-input tests).
+# Nomad's long explanatory comments are left out.
 job "example" {
   # region = "global"
   datacenters = ["*"]
@@ -84,6 +83,12 @@ job "example" {
       #   max_files     = 10
       #   max_file_size = 15
       # }
+
+      # The "identity" block exposes the task's workload identity token to the task.
+      identity {
+        env  = true
+        file = true
+      }
 
       resources {
         cpu    = 500 # 500 MHz
