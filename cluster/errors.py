@@ -8,6 +8,9 @@
     ├── NotFound                      the named object does not exist
     ├── Conflict                      the write lost a race (index mismatch, bootstrap done twice)
     ├── PermissionDenied              the token may not do this (HTTP 403)
+    ├── WALError                      (agents.server.snapshots) the write-ahead log cannot be used
+    │   ├── WALCorruption             a record or snapshot is damaged: names the file and offset
+    │   └── WALInUse                  another process holds the log's lock
     └── Unavailable                   no leader, region unreachable, shutting down; try again
 
 Invariants are ``assert``s, not exceptions: a broken invariant is a bug, never an input problem.

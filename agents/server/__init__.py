@@ -1,0 +1,1 @@
+"""The server agent: Raft runtime (write-ahead log, snapshots, transport, timers), RPC endpoints, leader loops."""
