@@ -64,13 +64,13 @@ def load_job_file(args: argparse.Namespace) -> jobspec.Parsed:
         filename, base = args.file, path.parent
     if args.json or filename.endswith(".json"):
         return jobspec.parse_json(source, filename=filename)
-    file_values: dict[str, object] = {}
+    file_values = jobspec.VarValues()
     for vf in args.var_file:
         try:
             text = Path(vf).read_text(encoding="utf-8")
         except OSError as e:
             raise JobSpecError([Diagnostic(f"cannot read var file: {e.strerror}", "", vf)]) from None
-        file_values.update(jobspec.parse_var_file(text, vf))
+        file_values.merge(jobspec.parse_var_file(text, vf))
 
     def read_file(name: str) -> str:
         return (base / name).read_text(encoding="utf-8")

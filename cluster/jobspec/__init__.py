@@ -25,9 +25,9 @@ from cluster.jobspec import hcl
 from cluster.jobspec.decode import Decoder, Positions
 from cluster.jobspec.drivers import check_driver_config
 from cluster.jobspec.schema import ROOT_BLOCKS
-from cluster.jobspec.variables import resolve_inputs
+from cluster.jobspec.variables import VarValues, resolve_inputs
 
-__all__ = ["Parsed", "job_to_api_json", "parse_hcl", "parse_json", "parse_var_file"]
+__all__ = ["Parsed", "VarValues", "job_to_api_json", "parse_hcl", "parse_json", "parse_var_file"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ def _context(read_file: Callable[[str], str] | None) -> Callable[[Mapping[str, A
     return factory
 
 
-def parse_var_file(source: str, filename: str) -> dict[str, Any]:
+def parse_var_file(source: str, filename: str) -> VarValues:
     """A var file (``-var-file``): ``name = value`` lines in HCL; values may not refer to anything."""
     try:
         body = hcl.parse(source, filename)
@@ -59,10 +59,10 @@ def parse_var_file(source: str, filename: str) -> dict[str, Any]:
         Diagnostic("a var file holds only name = value lines", blk.type, filename, blk.pos.line, blk.pos.column)
         for blk in body.blocks
     ]
-    values: dict[str, Any] = {}
+    values = VarValues()
     for name, attr in body.attributes.items():
         try:
-            values[name] = hcl.evaluate(attr.expr, hcl.EvalContext())
+            values.set(name, hcl.evaluate(attr.expr, hcl.EvalContext()), attr.expr.pos)
         except hcl.HCLError as e:
             diags.extend(Diagnostic(d.message, f"var.{name}", d.filename, d.line, d.column) for d in e.diagnostics)
     if diags:

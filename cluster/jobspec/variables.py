@@ -19,7 +19,24 @@ from cluster.errors import Diagnostic
 from cluster.jobspec import hcl
 from cluster.jobspec.values import describe
 
-__all__ = ["TypeSpec", "Variables", "parse_type", "resolve_inputs"]
+__all__ = ["TypeSpec", "VarValues", "Variables", "parse_type", "resolve_inputs"]
+
+
+class VarValues(dict[str, Any]):
+    """Values read from var files, remembering where each was set so that errors can point there."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.positions: dict[str, hcl.Pos] = {}
+
+    def set(self, name: str, value: Any, pos: hcl.Pos) -> None:
+        self[name] = value
+        self.positions[name] = pos
+
+    def merge(self, other: VarValues) -> None:
+        """Later files win, as with several -var-file flags."""
+        self.update(other)
+        self.positions.update(other.positions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,14 +298,18 @@ def resolve_inputs(
                 values[name] = _from_text(text, declared[name].type)
             except ValueError as e:
                 diags.append(Diagnostic(f"NOMAD_VAR_{name}: {e}", f"var.{name}"))
+    file_positions: Mapping[str, hcl.Pos] = getattr(file_values, "positions", {})
     for name, value in file_values.items():
+        where = file_positions.get(name)
         if name not in declared:
-            diags.append(Diagnostic(f'variable "{name}" is given a value but not declared in the job file', f"var.{name}"))
+            message = f'variable "{name}" is given a value but not declared in the job file'
+            diags.append(_diag(where, f"var.{name}", message) if where else Diagnostic(message, f"var.{name}"))
             continue
         try:
             values[name] = conform(value, declared[name].type)
         except ValueError as e:
-            diags.append(Diagnostic(f"value of variable {name!r}: {e}", f"var.{name}"))
+            message = f"value of variable {name!r}: {e}"
+            diags.append(_diag(where, f"var.{name}", message) if where else Diagnostic(message, f"var.{name}"))
     for name, text in overrides.items():
         if name not in declared:
             known = ", ".join(sorted(declared)) or "none"

@@ -66,6 +66,19 @@ def test_var_file_value_of_the_wrong_type() -> None:
     assert "number" in diag.message
 
 
+def test_var_file_errors_point_into_the_var_file() -> None:
+    from cluster.jobspec import parse_var_file
+
+    values = parse_var_file('# prod\nreplicas = [1, 2]\nextra = 1\n', "prod.vars.hcl")
+    source = job_text(top=VARIABLE_JOB, group="    count = var.replicas\n")
+    diags = errors_of(source, var_files=values)
+    assert [(d.filename, d.line, d.column, d.path) for d in diags] == [
+        ("prod.vars.hcl", 2, 12, "var.replicas"),
+        ("prod.vars.hcl", 3, 9, "var.extra"),
+    ]
+    assert "not declared in the job file" in diags[1].message
+
+
 def test_local_cycle_names_every_local_in_it() -> None:
     source = job_text(top="locals {\n  a = local.b\n  b = local.a\n  c = 1\n}\n")
     diags = errors_of(source)
