@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from cluster.jobdiff import ADDED, DELETED, EDITED, NONE, JobDiff, diff_jobs, format_diff
+from cluster.jobspec.diff import ADDED, DELETED, EDITED, NONE, JobDiff, diff_jobs, format_diff
 from cluster.jobspec import parse_hcl
 
 BASE = """
