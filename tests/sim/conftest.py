@@ -36,7 +36,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     callspec = getattr(item, "callspec", None)
     if report.failed and callspec is not None and "seed" in callspec.params:
         seed = callspec.params["seed"]
+        test = item.nodeid.split("[", 1)[0]
         report.sections.append(
-            ("simulation seed", f"failed with seed {seed}; replay it with: pytest tests/sim --seed {seed}")
+            ("simulation seed", f"failed with seed {seed}; replay it with: pytest tests/sim --seed {seed}"
+                                f"  (this test only: pytest '{test}' --seed {seed})")
         )
     return report

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
-from cluster.jobspec.diff import ADDED, DELETED, EDITED, NONE, JobDiff, diff_jobs, format_diff
 from cluster.jobspec import parse_hcl
+from cluster.jobspec.diff import ADDED, DELETED, EDITED, NONE, JobDiff, diff_jobs, format_diff
 
 BASE = """
 job "web" {
