@@ -4,7 +4,8 @@
     CaravanError                      base of every error Caravan raises on purpose
     ├── InvalidInput                  the caller's input is wrong; nothing was changed
     │   ├── JobSpecError              a job file or job JSON is wrong: carries every Diagnostic
-    │   └── HCLError                  (cluster.jobspec.hcl) HCL syntax or evaluation errors, positioned
+    │   ├── HCLError                  (cluster.jobspec.hcl) HCL syntax or evaluation errors, positioned
+    │   └── PolicyError               (cluster.acl) ACL policy rules are wrong: every Diagnostic
     ├── NotFound                      the named object does not exist
     ├── Conflict                      the write lost a race (index mismatch, bootstrap done twice)
     ├── PermissionDenied              the token may not do this (HTTP 403)

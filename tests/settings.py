@@ -13,3 +13,6 @@ os.environ.setdefault("CARAVAN_DEV", "1")
 os.environ.setdefault("CARAVAN_DATA_DIR", tempfile.mkdtemp(prefix="caravan-test-"))
 
 from webui.settings import *  # noqa: F403
+
+# Staff users in admin tests: a fast hasher (the real one costs ~0.7 s per login on purpose).
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -30,6 +30,7 @@ class WebConfig:
 
     debug: bool
     secret_key: str
+    secret_key_fallbacks: tuple[str, ...]  # earlier keys, so a key rotation keeps ACL tokens valid
     data_dir: Path
     allowed_hosts: tuple[str, ...]
     redis_url: str | None
@@ -49,6 +50,9 @@ class WebConfig:
         return cls(
             debug=debug,
             secret_key=secret_key,
+            secret_key_fallbacks=tuple(
+                k for k in environ.get("CARAVAN_SECRET_KEY_FALLBACKS", "").split(",") if k.strip()
+            ),
             data_dir=data_dir,
             allowed_hosts=tuple(h.strip() for h in hosts.split(",") if h.strip()),
             redis_url=environ.get("REDIS_URL") or None,

@@ -6,6 +6,7 @@ from webui.config import BASE_DIR, CONFIG
 
 DEBUG = CONFIG.debug
 SECRET_KEY = CONFIG.secret_key
+SECRET_KEY_FALLBACKS = list(CONFIG.secret_key_fallbacks)
 ALLOWED_HOSTS = list(CONFIG.allowed_hosts)
 
 INSTALLED_APPS = [
