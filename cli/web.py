@@ -32,7 +32,40 @@ def cmd_web(args: argparse.Namespace) -> int:
     call_command("migrate", verbosity=0, interactive=False)
     url = f"http://{args.bind}:{args.http_port}"
     sys.stderr.write(f"==> Caravan web application on {url}\n    API: {url}/v1/\n")
+    if args.dev:
+        _print_dev_credentials(url)
     from daphne.cli import CommandLineInterface
 
     CommandLineInterface().run(["-b", args.bind, "-p", str(args.http_port), "webui.asgi:application"])
     return 0
+
+
+def _print_dev_credentials(url: str) -> None:
+    """Dev mode: a fresh management token (24 h) and admin password on every start.
+
+    Nothing is stored in the clear: the token is kept hashed like any other, the password as
+    Django's password hash; both are printed once, here, and are useless after the run's day.
+    """
+    import secrets
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+
+    from webui import acl as services
+
+    if not services.is_bootstrapped():
+        created = services.acl_bootstrap()
+    else:
+        created = services.token_create(
+            name="dev-up", type="management", policies=[], global_=True, ttl=timedelta(hours=24)
+        )
+    password = secrets.token_urlsafe(12)
+    user_model = get_user_model()
+    admin = user_model.objects.filter(username="admin").first() or user_model(username="admin")
+    admin.is_staff = admin.is_superuser = True
+    admin.set_password(password)
+    admin.save()
+    sys.stderr.write(
+        f"    Management token (X-Nomad-Token): {created.secret_id}\n"
+        f"    Admin pages: {url}/admin/  user admin, password {password}\n"
+    )

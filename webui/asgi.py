@@ -12,7 +12,14 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from webui.config import CONFIG  # noqa: E402
 from webui.routing import websocket_urlpatterns  # noqa: E402
+
+if CONFIG.dev_mode or CONFIG.debug:
+    # One process serves everything in dev; production serves collected static files in front.
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)
 
 application = ProtocolTypeRouter(
     {
