@@ -9,6 +9,12 @@
     ├── NotFound                      the named object does not exist
     ├── Conflict                      the write lost a race (index mismatch, bootstrap done twice)
     ├── PermissionDenied              the token may not do this (HTTP 403)
+    ├── DriverError                   (agents.client.drivers.base) a task driver failed
+    │   ├── DriverDisabled            the client did not enable this driver (raw_exec is off by default)
+    │   ├── InvalidTaskConfig         the task's driver config is wrong (also an InvalidInput)
+    │   ├── TaskNotFound              the task or container is gone
+    │   ├── TaskStartError            the task could not be started
+    │   └── ImagePullError            the image could not be pulled
     ├── WALError                      (agents.server.snapshots) the write-ahead log cannot be used
     │   ├── WALCorruption             a record or snapshot is damaged: names the file and offset
     │   └── WALInUse                  another process holds the log's lock

@@ -1,0 +1,1 @@
+"""The client agent: fingerprints the machine, runs allocations through task drivers (``drivers/``)."""
