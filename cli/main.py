@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from cli import agent as agent_cmds
 from cli import job as job_cmds
 from cli import web as web_cmds
 from cluster.errors import CaravanError
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     job_cmds.register(sub.add_parser("job", help="Interact with jobs"))
     web_cmds.register(sub.add_parser("web", help="Run the web application (dashboard and HTTP API)"))
+    agent_cmds.register(sub.add_parser("agent", help="Run a Caravan agent"))
     version = sub.add_parser("version", help="Print the Caravan version")
     version.set_defaults(func=lambda _args: print(f"Caravan v{_version()}") or 0)
     return parser

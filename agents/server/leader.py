@@ -1,0 +1,249 @@
+"""The loops only the leader runs, started when this server wins an election and stopped when it loses.
+
+On ``start`` (after a Raft barrier, so the state holds every entry committed by earlier leaders) the
+leader rebuilds what lives only in memory from the replicated state, as Nomad's ``establishLeadership``:
+
+- the eval broker gets every pending evaluation, the blocked-evals tracker every blocked one;
+- heartbeat timers start for every node that is not down, each with a full TTL, so clients of the
+  old leader have time to find the new one before they are declared down;
+- the scheduler workers, the plan applier, the broker's timers and the reaper of failed and
+  superseded evaluations start.
+
+While it leads, ``on_apply`` sees each committed command (``StateFSM.listeners``): evaluations a write
+created or unblocked go to the broker; a node that became ready, or allocations that stopped, wake the
+blocked evaluations that could use that capacity. On ``stop`` every task is cancelled and the broker and
+tracker are emptied: the next leader rebuilds them from state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from random import Random
+
+import msgspec
+
+from agents.server.fsm_adapter import StateFSM
+from agents.server.scheduling import PlanApplier, Propose, RaftPlanner, SchedulerWorkers
+from cluster import fsm
+from cluster.errors import CaravanError
+from cluster.scheduler import BlockedEvals, EvalBroker, HeartbeatTracker, node_down_command
+from cluster.scheduler.allocs import terminal
+from cluster.scheduler.broker import FAILED_QUEUE
+from cluster.scheduler.context import new_uuid
+from cluster.scheduler.heartbeat import rate_scaled_interval_ns
+from cluster.structs.constants import EvalStatus, NodeStatus
+from cluster.structs.evaluation import Evaluation
+
+__all__ = ["LeaderConfig", "LeaderLoops"]
+
+log = logging.getLogger(__name__)
+
+SECOND_NS = 1_000_000_000
+# Longest sleep of the timer loops: a deadline added while one sleeps is noticed within this.
+MAX_TIMER_SLEEP_S = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderConfig:
+    num_schedulers: int
+    schedulers: tuple[str, ...]
+    min_heartbeat_ttl_ns: int
+    heartbeat_grace_ns: int
+    max_heartbeats_per_second: float
+
+
+class LeaderLoops:
+    """Everything the leader runs; see the module docstring."""
+
+    def __init__(self, fsm_: StateFSM, propose: Propose, config: LeaderConfig, now_ns: Callable[[], int],
+                 rng: Random) -> None:
+        self._fsm = fsm_
+        self._propose = propose
+        self._config = config
+        self._now_ns = now_ns
+        self._rng = rng
+        self.broker = EvalBroker(now_ns)
+        self.blocked = BlockedEvals()
+        self.heartbeats = HeartbeatTracker(config.heartbeat_grace_ns)
+        self.applier = PlanApplier(fsm_, propose, now_ns, rng)  # a new one each term (see ``start``)
+        self.workers: SchedulerWorkers | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._timers = asyncio.Event()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks)
+
+    # ---- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Rebuilds the in-memory state from the store and starts the loops (synchronously: no command
+        can be applied between the restore and the listener taking over)."""
+        assert not self._tasks, "leader loops started twice"
+        loop = asyncio.get_running_loop()
+        self.broker.set_enabled(True)
+        self.blocked.set_enabled(True)
+        self.applier = PlanApplier(self._fsm, self._propose, self._now_ns, self._rng)
+        planner = RaftPlanner(loop, self.applier, self._propose)
+        self.workers = SchedulerWorkers(self.broker, self._fsm, planner, list(self._config.schedulers),
+                                        self._now_ns, self._rng)
+        self._fsm.listeners.append(self.on_apply)
+        snap = self._fsm.store.snapshot()
+        for ev in snap.evals():
+            self._track_eval(ev)
+        for node in snap.nodes():
+            if node.Status != NodeStatus.DOWN:
+                self.heartbeat(node.ID)
+        workers = self.workers
+        self._tasks = [asyncio.create_task(workers.run(i), name=f"scheduler-worker-{i}")
+                       for i in range(self._config.num_schedulers)]
+        self._tasks += [
+            asyncio.create_task(self.applier.run(), name="plan-applier"),
+            asyncio.create_task(self._broker_timers(), name="eval-broker-timers"),
+            asyncio.create_task(self._heartbeat_timers(), name="heartbeat-timers"),
+        ]
+        log.info("leader loops started: %d pending evaluations, %d nodes tracked",
+                 self.broker.stats().total_ready, len(self.heartbeats))
+
+    async def stop(self) -> None:
+        if self.on_apply in self._fsm.listeners:
+            self._fsm.listeners.remove(self.on_apply)
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.broker.set_enabled(False)
+        self.blocked.set_enabled(False)
+        self.heartbeats = HeartbeatTracker(self._config.heartbeat_grace_ns)
+        log.info("leader loops stopped")
+
+    # ---- heartbeats ------------------------------------------------------------------------------
+
+    def heartbeat(self, node_id: str) -> int:
+        """Resets the node's timer; returns the TTL the client must heartbeat within (Nomad's formula:
+        scaled so the leader sees at most ``max_heartbeats_per_second``, plus a random stagger)."""
+        c = self._config
+        ttl_ns = rate_scaled_interval_ns(c.max_heartbeats_per_second, c.min_heartbeat_ttl_ns,
+                                         len(self.heartbeats) + 1)
+        ttl_ns += int(self._rng.random() * ttl_ns)
+        self.heartbeats.heartbeat(node_id, self._now_ns(), ttl_ns)
+        self._timers.set()
+        return ttl_ns
+
+    async def _heartbeat_timers(self) -> None:
+        while True:
+            for node_id in self.heartbeats.expired(self._now_ns()):
+                await self._node_missed_heartbeat(node_id)
+            await self._sleep_until(self.heartbeats.next_deadline_ns())
+
+    async def _node_missed_heartbeat(self, node_id: str) -> None:
+        snap = self._fsm.store.snapshot()
+        node = snap.node_by_id(node_id)
+        if node is None or node.Status == NodeStatus.DOWN:
+            return
+        log.warning("node %s missed its heartbeat: marking it down", node_id)
+        command = node_down_command(snap, node_id, self._now_ns(), lambda: new_uuid(self._rng))
+        try:
+            await self._propose(command)
+        except CaravanError as error:
+            log.warning("node %s: could not mark it down: %s", node_id, error)
+            self.heartbeats.heartbeat(node_id, self._now_ns(), self._config.min_heartbeat_ttl_ns)  # retry
+
+    # ---- the broker ------------------------------------------------------------------------------
+
+    async def _broker_timers(self) -> None:
+        """Fires the broker's delays and nack timeouts, and reaps failed and superseded evaluations."""
+        while True:
+            self.broker.tick()
+            assert self.workers is not None
+            self.workers.wake()
+            await self._reap()
+            await self._sleep_until(self.broker.next_deadline_ns())
+
+    async def _reap(self) -> None:
+        updates: list[Evaluation] = []
+        now_ns = self._now_ns()
+        while (item := self.broker.dequeue([FAILED_QUEUE])) is not None:
+            ev, token = item
+            self.broker.ack(ev.ID, token)
+            updates.append(_with_status(ev, EvalStatus.FAILED, "evaluation reached its delivery limit", now_ns))
+        for ev in self.broker.cancelable() + self.blocked.duplicates():
+            updates.append(_with_status(ev, EvalStatus.CANCELED, "superseded by a newer evaluation", now_ns))
+        if updates:
+            try:
+                await self._propose(fsm.EvalUpdate(Evals=updates))
+            except CaravanError as error:
+                log.warning("could not record %d failed or canceled evaluations: %s", len(updates), error)
+
+    async def _sleep_until(self, deadline_ns: int | None) -> None:
+        delay_s = MAX_TIMER_SLEEP_S
+        if deadline_ns is not None:
+            delay_s = min(delay_s, max(0.0, (deadline_ns - self._now_ns()) / SECOND_NS))
+        self._timers.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._timers.wait(), delay_s)
+
+    # ---- what committed commands mean for the leader ---------------------------------------------
+
+    def on_apply(self, index: int, command: fsm.Command) -> None:
+        snap = self._fsm.store.snapshot()
+        for eval_id in _eval_ids(command):
+            ev = snap.eval_by_id(eval_id)
+            if ev is not None:
+                self._track_eval(ev)
+        for node_class in self._freed_classes(command):
+            for ev in self.blocked.unblock(node_class, index):
+                self.broker.enqueue(ev)
+        if self.workers is not None:
+            self.workers.wake()
+        self._timers.set()
+
+    def _track_eval(self, ev: Evaluation) -> None:
+        if self.workers is not None and ev.ID in self.workers.in_flight:
+            return  # a worker's own update of the evaluation it holds: the broker has it already
+        if ev.Status == EvalStatus.PENDING:
+            self.broker.enqueue(ev)
+        elif ev.Status == EvalStatus.BLOCKED:
+            for ready in self.blocked.block(ev):
+                self.broker.enqueue(ready)
+
+    def _freed_classes(self, command: fsm.Command) -> set[str]:
+        """Computed classes of the nodes where this command made room (a node ready, allocations gone)."""
+        snap = self._fsm.store.snapshot()
+        node_ids: set[str] = set()
+        if isinstance(command, fsm.NodeRegister):
+            node_ids.add(command.Node.ID)
+        elif isinstance(command, (fsm.NodeUpdateStatus, fsm.NodeUpdateEligibility)):
+            node_ids.add(command.NodeID)
+        elif isinstance(command, fsm.AllocClientUpdateRequest):
+            for update in command.Allocs:
+                alloc = snap.alloc_by_id(update.ID)
+                if alloc is not None and terminal(alloc):
+                    node_ids.add(alloc.NodeID)
+        classes: set[str] = set()
+        for node_id in node_ids:
+            node = snap.node_by_id(node_id)
+            if node is not None and node.Status == NodeStatus.READY:
+                classes.add(node.ComputedClass or "")
+        return classes
+
+
+def _eval_ids(command: fsm.Command) -> list[str]:
+    """IDs of the evaluations a command wrote (every command names them in one of these fields)."""
+    ids: list[str] = []
+    single = getattr(command, "Eval", None)
+    if isinstance(single, Evaluation):
+        ids.append(single.ID)
+    for name in ("Evals", "PreemptionEvals"):
+        many = getattr(command, name, None)
+        if isinstance(many, list):
+            ids += [e.ID for e in many if isinstance(e, Evaluation)]
+    return ids
+
+
+def _with_status(ev: Evaluation, status: str, description: str, now_ns: int) -> Evaluation:
+    return msgspec.structs.replace(ev, Status=status, StatusDescription=description, ModifyTime=now_ns)

@@ -1,0 +1,65 @@
+"""``caravan agent``: run a Caravan agent with Nomad's agent flags and configuration files.
+
+    caravan agent -server -config /etc/caravan.d
+    caravan agent -server -data-dir /var/lib/caravan -bootstrap-expect 3 -retry-join 10.0.0.2 -encrypt KEY
+
+Flags and files are Nomad's (``agents.config``). A bad configuration prints every problem, each with its
+file, line and field or its flag, and exits 1 without starting anything. Only the server agent exists in
+this version: ``-client`` alone (or ``-dev``, which also runs a client) is refused with a message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from agents.config import ConfigError, load
+
+__all__ = ["register", "run_agent"]
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    # Nomad's agent flags are single-dash words argparse would take for unknown options: this parser
+    # treats every word as a positional and hands them all to ``agents.config``, which knows the flags
+    # (and answers -h with their list).
+    parser.prefix_chars = "\0"
+    parser.add_argument("flags", nargs=argparse.REMAINDER, help="Nomad agent flags (-server, -config F, ...)")
+    parser.set_defaults(func=lambda args: run_agent(args.flags))
+
+
+def run_agent(argv: Sequence[str]) -> int:
+    """Loads the configuration from ``argv`` and runs the agent it describes; returns the exit code."""
+    if any(a in ("-h", "-help", "--help") for a in argv):
+        sys.stderr.write(_usage())
+        return 0
+    try:
+        loaded = load(list(argv))
+    except ConfigError as e:
+        sys.stderr.write("==> Error in the agent configuration:\n")
+        for diagnostic in e.diagnostics:
+            sys.stderr.write(f"    {diagnostic}\n")
+        return 1
+    for warning in loaded.warnings:
+        sys.stderr.write(f"==> Warning: {warning}\n")
+    config = loaded.config
+    if not config.server.enabled or config.client.enabled:
+        sys.stderr.write("==> Error: only the server agent is available in this version: run with -server "
+                         "(server { enabled = true }) and without -client or -dev\n")
+        return 1
+    logging.basicConfig(level=config.log_level, stream=sys.stderr,
+                        format=f"%(asctime)s {config.name} %(levelname)s %(name)s: %(message)s")
+    from agents.server.agent import serve
+
+    return asyncio.run(serve(config))
+
+
+def _usage() -> str:
+    from agents.config import FLAGS
+
+    lines = ["Usage: caravan agent [flags]\n", "Flags (Nomad's):\n"]
+    for name, flag in sorted(FLAGS.items()):
+        lines.append(f"  -{name}" + (f"  {flag.help}" if getattr(flag, "help", "") else "") + "\n")
+    return "".join(lines)
