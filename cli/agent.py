@@ -2,10 +2,12 @@
 
     caravan agent -server -config /etc/caravan.d
     caravan agent -server -data-dir /var/lib/caravan -bootstrap-expect 3 -retry-join 10.0.0.2 -encrypt KEY
+    caravan agent -client -servers 10.0.0.2 -data-dir /var/lib/caravan-client -encrypt KEY -config raw_exec.hcl
+    caravan agent -dev
 
 Flags and files are Nomad's (``agents.config``). A bad configuration prints every problem, each with its
-file, line and field or its flag, and exits 1 without starting anything. Only the server agent exists in
-this version: ``-client`` alone (or ``-dev``, which also runs a client) is refused with a message.
+file, line and field or its flag, and exits 1 without starting anything. ``-server`` runs a server,
+``-client`` a client agent, both (or ``-dev``) run one process with a server and a client.
 """
 
 from __future__ import annotations
@@ -45,12 +47,12 @@ def run_agent(argv: Sequence[str]) -> int:
     for warning in loaded.warnings:
         sys.stderr.write(f"==> Warning: {warning}\n")
     config = loaded.config
-    if not config.server.enabled or config.client.enabled:
-        sys.stderr.write("==> Error: only the server agent is available in this version: run with -server "
-                         "(server { enabled = true }) and without -client or -dev\n")
-        return 1
     logging.basicConfig(level=config.log_level, stream=sys.stderr,
                         format=f"%(asctime)s {config.name} %(levelname)s %(name)s: %(message)s")
+    if config.client.enabled:
+        from agents.client.agent import serve as serve_agents
+
+        return asyncio.run(serve_agents(config))
     from agents.server.agent import serve
 
     return asyncio.run(serve(config))

@@ -22,7 +22,9 @@ def test_bad_configuration_prints_positioned_problems_and_exits_1(
     assert "-bogus" in err
 
 
-def test_a_client_only_agent_is_refused_for_now(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["agent", "-client", "-servers", "127.0.0.1", "-data-dir", str(tmp_path), "-encrypt", KEY_B64])
+def test_an_agent_with_no_role_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "agent.hcl"
+    config.write_text(f'data_dir = "{tmp_path}"\nserver {{ enabled = false }}\nclient {{ enabled = false }}\n')
+    code = main(["agent", "-config", str(config), "-encrypt", KEY_B64])
     assert code == 1
-    assert "only the server agent" in capsys.readouterr().err
+    assert "neither server nor client is enabled" in capsys.readouterr().err
