@@ -5,7 +5,10 @@ A blocked evaluation records, per computed node class, whether the job could use
 capacity appears on a node (a node joins or becomes ready, an allocation stops), ``unblock`` is
 called with the node's class: evaluations that were eligible on it, or never saw it, go back to
 the broker; evaluations that found the class ineligible keep waiting. Evaluations whose
-constraints escaped the class (``EscapedComputedClass``) are woken by any change.
+constraints escaped the class (``EscapedComputedClass``) are woken by any change. A system job's
+blocked evaluation also names the node it did not fit on (``NodeID``): ``unblock_node`` wakes it
+when that node changes. ``capacity_changes`` reads the classes and nodes to wake from the events
+of a committed write; ``unblock_changes`` wakes them all.
 
 Only the newest blocked evaluation of a job is kept; older ones are returned by ``duplicates()``
 to be canceled. An evaluation blocked on a snapshot older than a later unblock of a class it could
@@ -47,7 +50,7 @@ def capacity_changes(index: int, objects: Iterable[tuple[str, str, object]],
     changes = CapacityChanges(index)
     for topic, event_type, obj in objects:
         node: Node | None = None
-        if topic == Topic.NODE and isinstance(obj, Node):
+        if topic == Topic.NODE and event_type != EventType.NODE_DEREGISTRATION and isinstance(obj, Node):
             if obj.Status == NodeStatus.READY and obj.SchedulingEligibility == NodeEligibility.ELIGIBLE:
                 node = obj
         elif (topic == Topic.ALLOCATION and event_type == EventType.ALLOCATION_UPDATED

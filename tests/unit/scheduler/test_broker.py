@@ -217,6 +217,8 @@ def test_the_fsms_events_say_where_capacity_appeared() -> None:
         AllocClientUpdate(ID=finishing.ID, ClientStatus=AllocClientStatus.COMPLETE)]))
     assert freed.nodes == {node.ID} and freed.classes == {node.ComputedClass} and freed.index == h.store.latest_index()
     assert [e.ID for e in t.unblock_changes(freed)] == [stored.ID]
+    gone = _changes(h, fsm.NodeDeregister(NodeIDs=[node.ID]))
+    assert (gone.classes, gone.nodes) == (set(), set())  # a node that leaves frees nothing
 
 
 def test_a_new_node_wakes_the_blocked_evaluation_which_then_places() -> None:
