@@ -15,6 +15,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("-data-dir", dest="data_dir", default=".data/web", help="where the web database lives")
     parser.add_argument("-dev", action="store_true", help="dev mode: debug on, no secret key needed")
+    parser.add_argument(
+        "-servers", default="", help="RPC addresses of the region's servers, comma-separated (CARAVAN_SERVERS)"
+    )
     parser.set_defaults(func=cmd_web)
 
 
@@ -24,6 +27,8 @@ def cmd_web(args: argparse.Namespace) -> int:
     os.environ["CARAVAN_DATA_DIR"] = str(data_dir)
     if args.dev:
         os.environ.setdefault("CARAVAN_DEV", "1")
+    if args.servers:
+        os.environ["CARAVAN_SERVERS"] = args.servers
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webui.settings")
     import django
     from django.core.management import call_command
