@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from cluster import fsm
 from cluster.errors import CaravanError
 from cluster.state import StateSnapshot, StateStore
+from cluster.state.events import EventBatch
 
 __all__ = ["ApplyListener", "Rejected", "StateFSM"]
 
 log = logging.getLogger(__name__)
 
-ApplyListener = Callable[[int, fsm.Command], None]
+ApplyListener = Callable[[int, fsm.Command, EventBatch], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ class StateFSM:
     def apply(self, index: int, data: bytes) -> object:
         try:
             command = fsm.decode_command(data)
-            result, _events = fsm.apply_command(self.store, index, command)
+            result, events = fsm.apply_command(self.store, index, command)
         except CaravanError as error:
             self.store.skip(index)  # apply_command skipped already; a decode error did not
             log.info("fsm: entry %d refused: %s", index, error)
@@ -58,7 +59,7 @@ class StateFSM:
             return Rejected(error)
         self._notify()
         for listener in list(self.listeners):
-            listener(index, command)
+            listener(index, command, events)
         return result
 
     def snapshot(self) -> bytes:

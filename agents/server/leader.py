@@ -30,11 +30,11 @@ from agents.server.fsm_adapter import StateFSM
 from agents.server.scheduling import PlanApplier, Propose, RaftPlanner, SchedulerWorkers
 from cluster import fsm
 from cluster.errors import CaravanError
-from cluster.scheduler import BlockedEvals, EvalBroker, HeartbeatTracker, node_down_command
-from cluster.scheduler.allocs import terminal
+from cluster.scheduler import BlockedEvals, EvalBroker, HeartbeatTracker, capacity_changes, node_down_command
 from cluster.scheduler.broker import FAILED_QUEUE
 from cluster.scheduler.context import new_uuid
 from cluster.scheduler.heartbeat import rate_scaled_interval_ns
+from cluster.state.events import EventBatch
 from cluster.structs.constants import EvalStatus, NodeStatus
 from cluster.structs.evaluation import Evaluation
 
@@ -189,15 +189,16 @@ class LeaderLoops:
 
     # ---- what committed commands mean for the leader ---------------------------------------------
 
-    def on_apply(self, index: int, command: fsm.Command) -> None:
+    def on_apply(self, index: int, command: fsm.Command, events: EventBatch) -> None:
         snap = self._fsm.store.snapshot()
         for eval_id in _eval_ids(command):
             ev = snap.eval_by_id(eval_id)
             if ev is not None:
                 self._track_eval(ev)
-        for node_class in self._freed_classes(command):
-            for ev in self.blocked.unblock(node_class, index):
-                self.broker.enqueue(ev)
+        # Where the write made room (a node ready and eligible, an allocation finished or failed):
+        # wake the evaluations blocked on those classes, and system evaluations blocked on those nodes.
+        for ev in self.blocked.unblock_changes(capacity_changes(index, events.objects(), snap.node_by_id)):
+            self.broker.enqueue(ev)
         if self.workers is not None:
             self.workers.wake()
         self._timers.set()
@@ -210,26 +211,6 @@ class LeaderLoops:
         elif ev.Status == EvalStatus.BLOCKED:
             for ready in self.blocked.block(ev):
                 self.broker.enqueue(ready)
-
-    def _freed_classes(self, command: fsm.Command) -> set[str]:
-        """Computed classes of the nodes where this command made room (a node ready, allocations gone)."""
-        snap = self._fsm.store.snapshot()
-        node_ids: set[str] = set()
-        if isinstance(command, fsm.NodeRegister):
-            node_ids.add(command.Node.ID)
-        elif isinstance(command, (fsm.NodeUpdateStatus, fsm.NodeUpdateEligibility)):
-            node_ids.add(command.NodeID)
-        elif isinstance(command, fsm.AllocClientUpdateRequest):
-            for update in command.Allocs:
-                alloc = snap.alloc_by_id(update.ID)
-                if alloc is not None and terminal(alloc):
-                    node_ids.add(alloc.NodeID)
-        classes: set[str] = set()
-        for node_id in node_ids:
-            node = snap.node_by_id(node_id)
-            if node is not None and node.Status == NodeStatus.READY:
-                classes.add(node.ComputedClass or "")
-        return classes
 
 
 def _eval_ids(command: fsm.Command) -> list[str]:

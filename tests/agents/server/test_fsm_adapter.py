@@ -24,11 +24,15 @@ def test_a_refused_command_is_a_result_and_the_index_still_moves() -> None:
 
 def test_listeners_see_applied_commands_but_not_refused_ones() -> None:
     machine = StateFSM()
-    seen: list[tuple[int, str]] = []
-    machine.listeners.append(lambda index, command: seen.append((index, type(command).__name__)))
+    seen: list[tuple[int, str, list[str]]] = []
+    machine.listeners.append(
+        lambda index, command, events: seen.append(
+            (index, type(command).__name__, [topic for topic, _type, _obj in events.objects()])
+        )
+    )
     machine.apply(1, fsm.encode_command(fsm.NodeRegister(Node=factories.node(name="n1"))))
     machine.apply(2, fsm.encode_command(fsm.NodeUpdateStatus(NodeID="nobody", Status="down", UpdatedAt=1)))
-    assert seen == [(1, "NodeRegister")]
+    assert seen == [(1, "NodeRegister", ["Node"])]
 
 
 def test_snapshot_restore_round_trip_and_empty_restore() -> None:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from agents.config import load
@@ -39,7 +40,7 @@ from agents.server.raft_runtime import RuntimeConfig
 from cluster import fsm
 from cluster.errors import InvalidInput, JobSpecError, NotFound, PermissionDenied
 from cluster.state.write_allocs import AllocClientUpdate
-from tests.agents.server.support import KEY, free_ports, pool, server_hcl
+from tests.agents.server.support import KEY, eventually, free_ports, pool, server_hcl
 from tests.unit.scheduler import factories
 
 FAST_RAFT = RuntimeConfig(cluster_key=KEY, tick_ms=10, election_ticks=10)
@@ -204,6 +205,44 @@ def test_client_alloc_updates_are_stored_and_a_failure_asks_for_an_evaluation(tm
             assert snap.alloc_by_id(second.ID).ClientStatus == "failed"  # type: ignore[union-attr]
             triggers = [e.TriggeredBy for e in snap.evals_by_job("default", "batchy")]
             assert sorted(triggers) == ["alloc-failure", "job-register"]
+        finally:
+            await client.close()
+
+    run(tmp_path, body)
+
+
+def test_a_system_job_blocked_on_a_node_runs_once_the_node_has_room(tmp_path: Path) -> None:
+    """A system evaluation that did not fit on a node waits on that node; when the node comes back
+    with more memory (re-registered), the leader wakes the evaluation and the job lands there."""
+
+    async def body(agent: ServerAgent, web: ConnectionPool) -> None:
+        address = agent.member.RPCAddr
+        client = pool(Role.CLIENT, "node-1")
+        small = factories.node(name="node-1", drivers=("raw_exec",), memory_mb=256)
+        try:
+            await client.call(address, "Node.Register", NodeRegisterRequest(Node=small), NodeUpdateResponse,
+                              timeout_s=5)
+            job = factories.job("agent", type="system", driver="raw_exec", memory_mb=1024, count=1)
+            await web.call(address, "Job.Register", JobRegisterRequest(Job=job), JobRegisterResponse, timeout_s=5)
+
+            async def blocked() -> bool | None:
+                evals = await web.call(address, "Eval.List", EvalListRequest(JobID="agent"), EvalListResponse,
+                                       timeout_s=5)
+                return True if any(e.Status == "blocked" for e in evals.Evaluations) else None
+
+            await eventually(blocked, 10, "a blocked evaluation for the system job")
+            big = msgspec.structs.replace(
+                small, NodeResources=factories.node(name="node-1", memory_mb=8192).NodeResources
+            )
+            await client.call(address, "Node.Register", NodeRegisterRequest(Node=big), NodeUpdateResponse,
+                              timeout_s=5)
+
+            async def placed() -> list[str] | None:
+                allocs = await client.call(address, "Node.GetAllocs", NodeSpecificRequest(
+                    NodeID=small.ID, AllowStale=True), NodeAllocsResponse, timeout_s=5)
+                return [a.JobID for a in allocs.Allocs] or None
+
+            assert await eventually(placed, 10, "the system job placed on node-1") == ["agent"]
         finally:
             await client.close()
 
