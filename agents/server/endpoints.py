@@ -24,24 +24,26 @@ from cluster import fsm
 from cluster.errors import InvalidInput, JobSpecError, NotFound
 from cluster.state import StateSnapshot
 from cluster.state.write_allocs import AllocClientUpdate
-from cluster.structs.alloc import Allocation
+from cluster.structs.alloc import Allocation, AllocDeploymentStatus, RescheduleTracker, TaskState
 from cluster.structs.canonicalize import canonicalize
 from cluster.structs.constants import EvalStatus, EvalTrigger, JobType, NodeStatus
 from cluster.structs.evaluation import Evaluation
 from cluster.structs.job import Job
-from cluster.structs.node import Node
+from cluster.structs.node import DrainMetadata, DriverInfo, Node
 from cluster.structs.validate import validate_job
 
 if TYPE_CHECKING:
     from agents.server.agent import ServerAgent
 
 __all__ = [
-    "AllocUpdateRequest", "EvalListRequest", "EvalListResponse", "EvalSpecificRequest", "GenericResponse",
-    "JobListRequest", "JobListResponse", "JobListStub", "JobRegisterRequest", "JobRegisterResponse",
-    "JobSpecificRequest", "Member", "MemberRequest", "MemberResponse", "NodeAllocsResponse",
-    "NodeRegisterRequest", "NodeSpecificRequest", "NodeUpdateResponse", "NodeUpdateStatusRequest",
-    "SingleEvalResponse", "SingleJobResponse", "StatusLeaderResponse", "StatusPeersResponse",
-    "StatusRequest", "register_endpoints",
+    "AllocListRequest", "AllocListResponse", "AllocListStub", "AllocSpecificRequest", "AllocUpdateRequest",
+    "EvalListRequest", "EvalListResponse", "EvalSpecificRequest", "GenericResponse",
+    "JobAllocationsResponse", "JobListRequest", "JobListResponse", "JobListStub", "JobRegisterRequest",
+    "JobRegisterResponse", "JobSpecificRequest", "Member", "MemberRequest", "MemberResponse",
+    "NodeAllocsResponse", "NodeListRequest", "NodeListResponse", "NodeListStub", "NodeRegisterRequest",
+    "NodeSpecificRequest", "NodeUpdateResponse", "NodeUpdateStatusRequest", "SingleAllocResponse",
+    "SingleEvalResponse", "SingleJobResponse", "SingleNodeResponse", "StatusLeaderResponse",
+    "StatusPeersResponse", "StatusRequest", "register_endpoints",
 ]
 
 R = TypeVar("R", bound=msgspec.Struct)
@@ -165,6 +167,93 @@ class EvalListResponse(msgspec.Struct, kw_only=True):
     Index: int = 0
 
 
+class AllocListRequest(_Query, kw_only=True):
+    Namespace: str = "default"  # "*": every namespace
+    Prefix: str = ""
+
+
+class AllocListStub(msgspec.Struct, kw_only=True):
+    """An allocation without its job and resources, as Nomad lists them."""
+
+    ID: str
+    EvalID: str
+    Name: str
+    Namespace: str
+    NodeID: str
+    NodeName: str
+    JobID: str
+    JobType: str
+    JobVersion: int
+    TaskGroup: str
+    DesiredStatus: str
+    DesiredDescription: str
+    ClientStatus: str
+    ClientDescription: str
+    TaskStates: dict[str, TaskState] | None
+    DeploymentStatus: AllocDeploymentStatus | None
+    FollowupEvalID: str
+    RescheduleTracker: RescheduleTracker | None
+    PreemptedAllocations: list[str] | None
+    PreemptedByAllocation: str
+    CreateIndex: int
+    ModifyIndex: int
+    CreateTime: int
+    ModifyTime: int
+
+
+class AllocListResponse(msgspec.Struct, kw_only=True):
+    Allocations: list[AllocListStub]
+    Index: int = 0
+
+
+class JobAllocationsResponse(msgspec.Struct, kw_only=True):
+    Allocations: list[AllocListStub]
+    Index: int = 0
+
+
+class AllocSpecificRequest(_Query, kw_only=True):
+    AllocID: str
+
+
+class SingleAllocResponse(msgspec.Struct, kw_only=True):
+    Alloc: Allocation | None = None
+    Index: int = 0
+
+
+class NodeListRequest(_Query, kw_only=True):
+    Prefix: str = ""
+
+
+class NodeListStub(msgspec.Struct, kw_only=True):
+    """A node without its resources and secret, as Nomad lists them."""
+
+    Address: str
+    ID: str
+    Datacenter: str
+    Name: str
+    NodeClass: str
+    NodePool: str
+    Version: str
+    Drain: bool
+    SchedulingEligibility: str
+    Status: str
+    StatusDescription: str
+    Drivers: dict[str, DriverInfo] | None
+    LastDrain: DrainMetadata | None
+    CreateIndex: int
+    ModifyIndex: int
+
+
+class NodeListResponse(msgspec.Struct, kw_only=True):
+    Nodes: list[NodeListStub]
+    Index: int = 0
+
+
+class SingleNodeResponse(msgspec.Struct, kw_only=True):
+    Node: Node | None = None  # SecretID is blanked: a reader must not learn the node's credential
+    Index: int = 0
+
+
 class StatusRequest(msgspec.Struct, kw_only=True):
     Region: str = ""
 
@@ -203,6 +292,7 @@ def register_endpoints(registry: Registry, agent: ServerAgent) -> None:
     _jobs(registry, agent)
     _nodes(registry, agent)
     _allocs_and_evals(registry, agent)
+    _reads(registry, agent)
     _status(registry, agent)
 
 
@@ -445,6 +535,96 @@ def _failure_evals(agent: ServerAgent, snap: StateSnapshot, updates: list[AllocC
                 Type=alloc.Job.Type or JobType.SERVICE, TriggeredBy=EvalTrigger.RETRY_FAILED_ALLOC,
                 JobID=alloc.JobID, Status=EvalStatus.PENDING, CreateTime=now_ns, ModifyTime=now_ns)
     return list(jobs.values())
+
+
+def _reads(registry: Registry, agent: ServerAgent) -> None:
+    """Reads of allocations and nodes for the web application (Nomad's /v1 allocation and node reads)."""
+
+    @registry.endpoint("Alloc.List", roles={Role.SERVER, Role.WEB})
+    async def alloc_list(ctx: CallContext, args: AllocListRequest) -> AllocListResponse:
+        forwarded = await _forwarded_read(agent, ctx, args, AllocListResponse)
+        if forwarded is not None:
+            return forwarded
+        snap, index = await _read(agent, ctx, args, lambda s: s.table_index("allocs"))
+        allocs = [a for a in snap.allocs()
+                  if args.Namespace in ("*", a.Namespace) and a.ID.startswith(args.Prefix)]
+        return AllocListResponse(Allocations=_alloc_stubs(allocs), Index=index)
+
+    @registry.endpoint("Alloc.Get", roles={Role.SERVER, Role.WEB})
+    async def alloc_get(ctx: CallContext, args: AllocSpecificRequest) -> SingleAllocResponse:
+        forwarded = await _forwarded_read(agent, ctx, args, SingleAllocResponse)
+        if forwarded is not None:
+            return forwarded
+        snap, index = await _read(agent, ctx, args, lambda s: _alloc_index(s, args.AllocID))
+        return SingleAllocResponse(Alloc=snap.alloc_by_id(args.AllocID), Index=index)
+
+    @registry.endpoint("Job.Allocations", roles={Role.SERVER, Role.WEB})
+    async def job_allocations(ctx: CallContext, args: JobSpecificRequest) -> JobAllocationsResponse:
+        forwarded = await _forwarded_read(agent, ctx, args, JobAllocationsResponse)
+        if forwarded is not None:
+            return forwarded
+        key = (args.Namespace, args.JobID)
+        snap, index = await _read(agent, ctx, args, lambda s: s.group_index("allocs_by_job", key))
+        allocs = snap.allocs_by_job(args.Namespace, args.JobID)
+        return JobAllocationsResponse(Allocations=_alloc_stubs(allocs), Index=index)
+
+    @registry.endpoint("Node.List", roles={Role.SERVER, Role.WEB})
+    async def node_list(ctx: CallContext, args: NodeListRequest) -> NodeListResponse:
+        forwarded = await _forwarded_read(agent, ctx, args, NodeListResponse)
+        if forwarded is not None:
+            return forwarded
+        snap, index = await _read(agent, ctx, args, lambda s: s.table_index("nodes"))
+        nodes = [_node_stub(n) for n in snap.nodes() if n.ID.startswith(args.Prefix)]
+        return NodeListResponse(Nodes=sorted(nodes, key=lambda n: n.ID), Index=index)
+
+    @registry.endpoint("Node.Get", roles={Role.SERVER, Role.WEB})
+    async def node_get(ctx: CallContext, args: NodeSpecificRequest) -> SingleNodeResponse:
+        forwarded = await _forwarded_read(agent, ctx, args, SingleNodeResponse)
+        if forwarded is not None:
+            return forwarded
+        snap, index = await _read(agent, ctx, args, lambda s: _node_index(s, args.NodeID))
+        node = snap.node_by_id(args.NodeID)
+        return SingleNodeResponse(Node=msgspec.structs.replace(node, SecretID="") if node else None, Index=index)
+
+
+def _alloc_index(snap: StateSnapshot, alloc_id: str) -> int:
+    alloc = snap.alloc_by_id(alloc_id)
+    return alloc.ModifyIndex if alloc is not None else snap.table_index("allocs")
+
+
+def _node_index(snap: StateSnapshot, node_id: str) -> int:
+    node = snap.node_by_id(node_id)
+    return node.ModifyIndex if node is not None else snap.table_index("nodes")
+
+
+def _alloc_stubs(allocs: list[Allocation]) -> list[AllocListStub]:
+    """Stubs in creation order, as Nomad lists them (its ID index order differs; creation reads better)."""
+    return [_alloc_stub(a) for a in sorted(allocs, key=lambda a: (a.CreateIndex, a.ID))]
+
+
+def _alloc_stub(alloc: Allocation) -> AllocListStub:
+    job = alloc.Job
+    return AllocListStub(
+        ID=alloc.ID, EvalID=alloc.EvalID, Name=alloc.Name, Namespace=alloc.Namespace, NodeID=alloc.NodeID,
+        NodeName=alloc.NodeName, JobID=alloc.JobID, JobType=(job.Type or "") if job else "",
+        JobVersion=(job.Version or 0) if job else 0, TaskGroup=alloc.TaskGroup,
+        DesiredStatus=alloc.DesiredStatus, DesiredDescription=alloc.DesiredDescription,
+        ClientStatus=alloc.ClientStatus, ClientDescription=alloc.ClientDescription, TaskStates=alloc.TaskStates,
+        DeploymentStatus=alloc.DeploymentStatus, FollowupEvalID=alloc.FollowupEvalID,
+        RescheduleTracker=alloc.RescheduleTracker, PreemptedAllocations=alloc.PreemptedAllocations,
+        PreemptedByAllocation=alloc.PreemptedByAllocation, CreateIndex=alloc.CreateIndex,
+        ModifyIndex=alloc.ModifyIndex, CreateTime=alloc.CreateTime, ModifyTime=alloc.ModifyTime)
+
+
+def _node_stub(node: Node) -> NodeListStub:
+    attributes = node.Attributes or {}
+    return NodeListStub(
+        Address=attributes.get("unique.network.ip-address", ""), ID=node.ID, Datacenter=node.Datacenter,
+        Name=node.Name, NodeClass=node.NodeClass, NodePool=node.NodePool,
+        Version=attributes.get("nomad.version", ""), Drain=node.Drain,
+        SchedulingEligibility=node.SchedulingEligibility, Status=node.Status,
+        StatusDescription=node.StatusDescription, Drivers=node.Drivers, LastDrain=node.LastDrain,
+        CreateIndex=node.CreateIndex, ModifyIndex=node.ModifyIndex)
 
 
 def _status(registry: Registry, agent: ServerAgent) -> None:

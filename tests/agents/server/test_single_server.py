@@ -230,7 +230,7 @@ def test_a_system_job_blocked_on_a_node_runs_once_the_node_has_room(tmp_path: Pa
                                        timeout_s=5)
                 return True if any(e.Status == "blocked" for e in evals.Evaluations) else None
 
-            await eventually(blocked, 10, "a blocked evaluation for the system job")
+            await eventually(blocked, 12, "a blocked evaluation for the system job")
             big = msgspec.structs.replace(
                 small, NodeResources=factories.node(name="node-1", memory_mb=8192).NodeResources
             )
@@ -242,7 +242,7 @@ def test_a_system_job_blocked_on_a_node_runs_once_the_node_has_room(tmp_path: Pa
                     NodeID=small.ID, AllowStale=True), NodeAllocsResponse, timeout_s=5)
                 return [a.JobID for a in allocs.Allocs] or None
 
-            assert await eventually(placed, 10, "the system job placed on node-1") == ["agent"]
+            assert await eventually(placed, 12, "the system job placed on node-1") == ["agent"]
         finally:
             await client.close()
 
