@@ -22,9 +22,9 @@ from agents.server.endpoints import (
     SingleAllocResponse,
     SingleNodeResponse,
 )
-from cluster.acl import ALL_NAMESPACES, NamespaceCapability
+from cluster.acl import NamespaceCapability
 from cluster.errors import NotFound, PermissionDenied
-from webui.api.auth import PERMISSION_DENIED, request_acl, require_namespace_op
+from webui.api.auth import PERMISSION_DENIED, readable_in_all_namespaces, request_acl, require_namespace_op
 from webui.api.http import api_view, json_response
 from webui.api.jobs_read import query_options, with_index
 from webui.gateway import gateway
@@ -47,10 +47,7 @@ def allocations_list(request: HttpRequest) -> HttpResponse:
     require_namespace_op(request, opts.namespace, NamespaceCapability.READ_JOB)
     args = AllocListRequest(Namespace=opts.namespace, Prefix=request.GET.get("prefix", ""), **opts.rpc_fields())
     reply = gateway().call_sync("Alloc.List", args, AllocListResponse, timeout_s=opts.timeout_s())
-    allocs = reply.Allocations
-    acl = request_acl(request)
-    if acl is not None and opts.namespace == ALL_NAMESPACES:
-        allocs = [a for a in allocs if acl.allow_namespace_op(a.Namespace, NamespaceCapability.READ_JOB)]
+    allocs = readable_in_all_namespaces(request, opts.namespace, reply.Allocations, NamespaceCapability.READ_JOB)
     return with_index(json_response(allocs), reply.Index)
 
 

@@ -11,16 +11,33 @@ with the body "Permission denied".
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
-from cluster.acl import ACL
+from cluster.acl import ACL, ALL_NAMESPACES
 from cluster.errors import PermissionDenied
 from webui.acl import authenticate
 from webui.config import CONFIG
 
-__all__ = ["PERMISSION_DENIED", "acl_enabled", "request_acl", "request_secret", "require_namespace_op"]
+__all__ = [
+    "PERMISSION_DENIED",
+    "acl_enabled",
+    "readable_in_all_namespaces",
+    "request_acl",
+    "request_secret",
+    "require_namespace_op",
+]
+
+
+class _Namespaced(Protocol):
+    @property
+    def Namespace(self) -> str: ...
+
+
+N = TypeVar("N", bound=_Namespaced)
 
 PERMISSION_DENIED = "Permission denied"
 _ON = frozenset({"1", "true", "yes", "on"})
@@ -62,3 +79,12 @@ def require_namespace_op(request: HttpRequest, namespace: str, capability: str) 
     acl = request_acl(request)
     if acl is not None and not acl.allow_namespace_op(namespace, capability):
         raise PermissionDenied(PERMISSION_DENIED)
+
+
+def readable_in_all_namespaces(request: HttpRequest, namespace: str, items: Sequence[N], capability: str) -> list[N]:
+    """A list answer for ``?namespace=*`` keeps only the items whose namespace the token may use with
+    ``capability``; for one namespace, ``require_namespace_op`` already decided."""
+    acl = request_acl(request)
+    if acl is None or namespace != ALL_NAMESPACES:
+        return list(items)
+    return [item for item in items if acl.allow_namespace_op(item.Namespace, capability)]

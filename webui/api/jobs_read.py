@@ -24,9 +24,9 @@ from agents.server.endpoints import (
     SingleEvalResponse,
     SingleJobResponse,
 )
-from cluster.acl import ALL_NAMESPACES, NamespaceCapability
+from cluster.acl import NamespaceCapability
 from cluster.errors import InvalidInput, NotFound
-from webui.api.auth import request_acl, require_namespace_op
+from webui.api.auth import readable_in_all_namespaces, require_namespace_op
 from webui.api.http import api_view, json_response
 from webui.gateway import gateway
 
@@ -110,10 +110,7 @@ def jobs_list(request: HttpRequest) -> HttpResponse:
     require_namespace_op(request, opts.namespace, NamespaceCapability.LIST_JOBS)
     args = JobListRequest(Namespace=opts.namespace, Prefix=request.GET.get("prefix", ""), **opts.rpc_fields())
     reply = gateway().call_sync("Job.List", args, JobListResponse, timeout_s=opts.timeout_s())
-    jobs = reply.Jobs
-    acl = request_acl(request)
-    if acl is not None and opts.namespace == ALL_NAMESPACES:
-        jobs = [j for j in jobs if acl.allow_namespace_op(j.Namespace, NamespaceCapability.LIST_JOBS)]
+    jobs = readable_in_all_namespaces(request, opts.namespace, reply.Jobs, NamespaceCapability.LIST_JOBS)
     return with_index(json_response(jobs), reply.Index)
 
 

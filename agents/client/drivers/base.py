@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import signal as signal_module
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, NamedTuple, TypeVar
@@ -55,6 +55,7 @@ __all__ = [
     "host_network_port_env",
     "in_thread",
     "parse_signal",
+    "signal_then_kill",
 ]
 
 T = TypeVar("T")
@@ -292,6 +293,28 @@ class Driver(abc.ABC):
         self, handle: TaskHandle, cmd: Sequence[str], tty: bool = False, timeout_s: float = 60.0
     ) -> ExecResult:
         """Runs ``cmd`` to completion in the task's environment and returns its output."""
+
+
+async def signal_then_kill(
+    state: Mapping[str, Any],
+    exited: asyncio.Future[Any],
+    *,
+    signal: str | None,
+    timeout_s: float | None,
+    send: Callable[[signal_module.Signals], Awaitable[None]],
+    kill: Callable[[], Awaitable[None]],
+) -> None:
+    """Nomad's stop, the same for every driver: the kill signal (the task's ``kill_signal`` unless
+    one is given), then up to the kill timeout for the task to exit, then a hard kill."""
+    if exited.done():
+        return
+    sig = parse_signal(signal or state["kill_signal"])
+    await send(sig)
+    timeout = float(state["kill_timeout_s"]) if timeout_s is None else timeout_s
+    try:
+        await asyncio.wait_for(asyncio.shield(exited), timeout)
+    except TimeoutError:
+        await kill()
 
 
 def parse_signal(name: str) -> signal_module.Signals:

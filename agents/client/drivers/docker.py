@@ -15,6 +15,7 @@ streams on threads of their own (``in_thread``).
 from __future__ import annotations
 
 import asyncio
+import signal as signal_module
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from agents.client.drivers.base import (
     TaskStatus,
     in_thread,
     parse_signal,
+    signal_then_kill,
 )
 from agents.client.drivers.docker_config import (
     LABEL_ALLOC_ID,
@@ -140,16 +142,14 @@ class DockerDriver(Driver):
         self, handle: TaskHandle, timeout_s: float | None = None, signal: str | None = None
     ) -> None:
         rt = self._get(handle)
-        sig = parse_signal(signal or rt.handle.state["kill_signal"])
-        timeout = float(rt.handle.state["kill_timeout_s"]) if timeout_s is None else timeout_s
-        exited = self._exited(rt)
-        if exited.done():
-            return
-        await asyncio.to_thread(self.engine.kill, rt.container_id, sig.name)
-        try:
-            await asyncio.wait_for(asyncio.shield(exited), timeout)
-        except TimeoutError:
-            await self._kill(rt)
+
+        async def send(sig: signal_module.Signals) -> None:
+            await asyncio.to_thread(self.engine.kill, rt.container_id, sig.name)
+
+        await signal_then_kill(
+            rt.handle.state, self._exited(rt), signal=signal, timeout_s=timeout_s, send=send,
+            kill=lambda: self._kill(rt),
+        )
 
     async def signal(self, handle: TaskHandle, signal: str) -> None:
         rt = self._get(handle)

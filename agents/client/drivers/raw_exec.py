@@ -46,6 +46,7 @@ from agents.client.drivers.base import (
     host_network_port_env,
     in_thread,
     parse_signal,
+    signal_then_kill,
 )
 from agents.client.drivers.executor import popen_user_kwargs, read_exit_file
 from agents.client.drivers.processes import process_exit, run_to_completion
@@ -144,16 +145,14 @@ class RawExecDriver(Driver):
         self, handle: TaskHandle, timeout_s: float | None = None, signal: str | None = None
     ) -> None:
         rt = self._get(handle)
-        sig = parse_signal(signal or rt.handle.state["kill_signal"])
-        timeout = float(rt.handle.state["kill_timeout_s"]) if timeout_s is None else timeout_s
-        exited = self._exited(rt)
-        if exited.done():
-            return
-        rt.task.signal_group(sig)
-        try:
-            await asyncio.wait_for(asyncio.shield(exited), timeout)
-        except TimeoutError:
-            await self._kill(rt)
+
+        async def send(sig: signal_module.Signals) -> None:
+            rt.task.signal_group(sig)
+
+        await signal_then_kill(
+            rt.handle.state, self._exited(rt), signal=signal, timeout_s=timeout_s, send=send,
+            kill=lambda: self._kill(rt),
+        )
 
     async def signal(self, handle: TaskHandle, signal: str) -> None:
         rt = self._get(handle)
