@@ -294,6 +294,8 @@ def register_endpoints(registry: Registry, agent: ServerAgent) -> None:
     _allocs_and_evals(registry, agent)
     _reads(registry, agent)
     _status(registry, agent)
+    # The other domains' endpoint modules, each with ``register(registry, agent)``. Imported here rather
+    # than at the top because they import this module's message types.
 
 
 _IndexOf = Callable[[StateSnapshot], int]
