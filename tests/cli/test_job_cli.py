@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -147,11 +148,14 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     assert "cannot read job file" in result.stderr and "No such file" in result.stderr
 
 
-def test_run_without_output_needs_an_agent() -> None:
-    result = caravan("job", "run", EXAMPLE)
+def test_run_without_an_api_says_where_it_tried() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again before the CLI connects: nothing listens there
+    result = caravan("job", "run", EXAMPLE, env={"NOMAD_ADDR": f"http://127.0.0.1:{port}", "CARAVAN_ADDR": ""})
     assert result.returncode == 1
     assert result.stdout == ""
-    assert "-output" in result.stderr
+    assert f"Error submitting job: Error connecting to http://127.0.0.1:{port}" in result.stderr
 
 
 @pytest.mark.parametrize(
