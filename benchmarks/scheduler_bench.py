@@ -11,8 +11,9 @@ except Raft replication and the network. Defaults: 5,000 nodes, service jobs of 
 ``--json`` prints one line: {"nodes", "placements", "seconds", "placements_per_s", "peak_rss_mb"}.
 ``--raft-bytes`` also encodes every command to bytes and decodes it before applying, as a
 follower would. ``--profile`` prints the top of a cProfile run. ``--gc`` and ``--gc-threshold``
-set the garbage collector's policy (the default freezes the heap after each job, as a server does
-after applying entries).
+set the garbage collector's policy; the default is the server's (``cluster.scheduler.gc_tuning``:
+a raised generation-0 threshold, and the heap frozen after each job's writes, as a server does
+after applying a batch of entries).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import time
 from typing import Any
 
 from cluster import fsm
+from cluster.scheduler import gc_tuning
 from cluster.scheduler.broker import EvalBroker
 from cluster.scheduler.local_planner import LocalPlanner
 from cluster.scheduler.worker import process_eval
@@ -115,7 +117,9 @@ class Bench:
         assert got is not None
         pending, token = got
         before = self.planner.placed
-        process_eval(self.store.snapshot(), self.planner, pending, self.rng, self.clock())
+        # The server measures placements (AllocMetric.AllocationTime) with its monotonic clock.
+        process_eval(self.store.snapshot(), self.planner, pending, self.rng, self.clock(),
+                     clock_ns=time.perf_counter_ns)
         self.broker.ack(pending.ID, token)
         return self.planner.placed - before
 
@@ -133,20 +137,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--raft-bytes", action="store_true")
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--gc", choices=("freeze", "default"), default="freeze",
-                        help="freeze: move the heap to the permanent generation after each job, as a server "
-                             "does after applying entries (its state is long-lived and acyclic); default: Python's")
+    parser.add_argument("--gc", choices=("server", "freeze", "default"), default="server",
+                        help="server: the server's policy (gc_tuning: raised threshold, freeze after each "
+                             "job); freeze: only the freeze, Python's thresholds; default: Python's")
     parser.add_argument("--gc-threshold", type=int, default=0,
-                        help="the collector's generation-0 threshold (Python's default: 700); a server "
-                             "with a large long-lived heap may raise it")
+                        help="override the collector's generation-0 threshold (Python's default: 700; "
+                             f"the server's: {gc_tuning.SERVER_GC_THRESHOLDS[0]})")
     args = parser.parse_args(argv)
+    if args.gc == "server":
+        gc_tuning.configure_for_server()
     if args.gc_threshold:
         gc.set_threshold(args.gc_threshold, *gc.get_threshold()[1:])
 
     bench = Bench(args.nodes, args.seed, args.raft_bytes)
     jobs = -(-args.placements // args.count)
     gc.collect()
-    gc.freeze()  # what a server does after loading its state: the long-lived heap is not rescanned
+    gc_tuning.settle_after_bulk_apply()  # what a server does after loading its state
     profiler = cProfile.Profile() if args.profile else None
     placed = 0
     first_eval_s = 0.0
@@ -159,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         placed += bench.run_job(i, min(args.count, args.placements - placed))
         if i == 0:
             first_eval_s = time.perf_counter() - t0
-        if args.gc == "freeze":
-            gc.freeze()
+        if args.gc != "default":
+            gc_tuning.settle_after_bulk_apply()
     if profiler is not None:
         profiler.disable()
     seconds = time.perf_counter() - start

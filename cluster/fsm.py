@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar, Union
 
+import immutables
 import msgspec
 
 from cluster.errors import CaravanError, InvalidInput
@@ -28,6 +29,7 @@ from cluster.state import (
     EventType,
     SchedulerConfiguration,
     ServiceRegistration,
+    StateSnapshot,
     StateStore,
     WriteTxn,
     state_from_bytes,
@@ -72,6 +74,7 @@ __all__ = [
     "REGISTRY",
     "Command",
     "StateMachine",
+    "StateRestore",
     "apply",
     "apply_command",
     "decode_command",
@@ -404,8 +407,20 @@ def _scheduler_config(txn: WriteTxn, cmd: SchedulerConfigUpdate) -> bool:
 
 # -- encoding and applying -------------------------------------------------------------------------
 
+class StateRestore(Command):
+    """Replaces the whole state with a saved one (``operator snapshot restore``): ``State`` is what
+    ``snapshot`` produced. Applied at its own Raft index like any entry, so every server restores the same
+    bytes at the same point of the log; the restored state's indexes move up to that entry's, so blocking
+    queries wake and nothing goes back in time. Not in ``REGISTRY``: it replaces the tables rather than
+    writing through a transaction."""
+
+    State: bytes
+
+
 _ENCODER = msgspec.msgpack.Encoder()
-_DECODER: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(Union[tuple(REGISTRY)])  # noqa: UP007
+_DECODER: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(
+    Union[(*REGISTRY, StateRestore)]  # noqa: UP007
+)
 
 
 def encode_command(command: Command) -> bytes:
@@ -422,6 +437,8 @@ def decode_command(data: bytes) -> Command:
 
 def apply_command(store: StateStore, index: int, command: Command) -> tuple[Any, EventBatch]:
     """Applies one decoded command at Raft ``index``; see the module docstring for errors."""
+    if isinstance(command, StateRestore):
+        return _restore_at(store, index, command.State), EventBatch(index)
     handler = REGISTRY.get(type(command))
     assert handler is not None, f"no FSM handler for {type(command).__name__}"
     txn = store.write(index)
@@ -442,6 +459,19 @@ def apply(store: StateStore, index: int, data: bytes) -> tuple[Any, EventBatch]:
         store.skip(index)
         raise
     return apply_command(store, index, command)
+
+
+def _restore_at(store: StateStore, index: int, data: bytes) -> int:
+    """Installs ``data`` as the state at Raft ``index``; InvalidInput (nothing changed) if it is no state."""
+    try:
+        restored = state_from_bytes(data).tables
+    except InvalidInput:
+        store.skip(index)
+        raise
+    names = set(restored.table_index.keys()) | set(store.snapshot().tables.table_index.keys())
+    bumped = immutables.Map({name: index for name in names})
+    store.restore(StateSnapshot(restored._replace(applied_index=index, table_index=bumped)))
+    return index
 
 
 def snapshot(store: StateStore) -> bytes:

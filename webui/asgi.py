@@ -1,4 +1,4 @@
-"""ASGI entry: HTTP goes to Django, WebSockets to Channels consumers (origin-checked)."""
+"""ASGI entry: HTTP goes to Django, WebSockets to Channels consumers (origin-checked, with the session)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.sessions import SessionMiddlewareStack  # noqa: E402
 
 from webui.config import CONFIG  # noqa: E402
 from webui.routing import websocket_urlpatterns  # noqa: E402
@@ -24,6 +25,8 @@ if CONFIG.dev_mode or CONFIG.debug:
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+        # The router refuses foreign origins at the handshake; LiveConsumer checks again (ALLOWED_HOSTS and
+        # CSRF_TRUSTED_ORIGINS) and closes with 4403, and reads the dashboard's token from the session.
+        "websocket": AllowedHostsOriginValidator(SessionMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

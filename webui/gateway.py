@@ -100,6 +100,33 @@ class Gateway:
         except concurrent.futures.CancelledError:
             raise Unavailable(f"{method}: the call was cancelled") from None
 
+    async def call_at(self, address: str, method: str, args: msgspec.Struct, result_type: type[R], *,
+                      timeout_s: float = DEFAULT_TIMEOUT_S) -> R:
+        """``method`` on the agent at ``address`` (a client agent: logs, stats, restarts), with the web
+        application's credentials; no failover, since only that agent holds what is asked."""
+        future = asyncio.run_coroutine_threadsafe(self._call_at(address, method, args, result_type, timeout_s),
+                                                  self._loop)
+        return await asyncio.wrap_future(future)
+
+    def call_at_sync(self, address: str, method: str, args: msgspec.Struct, result_type: type[R], *,
+                     timeout_s: float = DEFAULT_TIMEOUT_S) -> R:
+        """As :meth:`call_at`, for sync code."""
+        assert threading.current_thread() is not self._thread, "call_at_sync on the gateway loop would deadlock"
+        future = asyncio.run_coroutine_threadsafe(self._call_at(address, method, args, result_type, timeout_s),
+                                                  self._loop)
+        try:
+            return future.result()
+        except concurrent.futures.CancelledError:
+            raise Unavailable(f"{method}: the call was cancelled") from None
+
+    async def _call_at(self, address: str, method: str, args: msgspec.Struct, result_type: type[R],
+                       timeout_s: float) -> R:
+        assert not self._closed, "the gateway is closed"
+        try:
+            return await self._pool.call(address, method, args, result_type, timeout_s=timeout_s)
+        except AuthenticationFailed as e:
+            raise Unavailable(f"the agent at {address} refused the web application: {e}") from None
+
     async def _call(self, method: str, args: msgspec.Struct, result_type: type[R], timeout_s: float) -> R:
         assert not self._closed, "the gateway is closed"
         last: Unavailable = Unavailable("no server listed")

@@ -12,7 +12,7 @@ import uuid
 from django.core.validators import RegexValidator
 from django.db import models
 
-__all__ = ["ACLPolicy", "ACLState", "ACLToken"]
+__all__ = ["ACLPolicy", "ACLState", "ACLToken", "SnapshotSchedule", "Workflow", "WorkflowEvent"]
 
 
 class ACLState(models.Model):
@@ -100,3 +100,73 @@ class ACLToken(models.Model):
     @property
     def is_management(self) -> bool:
         return self.type == self.TYPE_MANAGEMENT
+
+
+class Workflow(models.Model):
+    """One run of a long operator workflow (a Celery task): what was asked, how far it got, how it ended.
+
+    ``done``/``total`` is the progress the workflow's page shows live; ``WorkflowEvent`` rows are its log.
+    ``cancel_requested`` is how a user stops it: the task checks it between steps.
+    """
+
+    KIND_JOB_RESTART = "job-restart"
+    KIND_SNAPSHOT = "snapshot"
+    KIND_CHOICES = [(KIND_JOB_RESTART, "job restart"), (KIND_SNAPSHOT, "state snapshot")]
+    PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED = "pending", "running", "succeeded", "failed", "cancelled"
+    STATUS_CHOICES = [(s, s) for s in (PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED)]
+    TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=32, choices=KIND_CHOICES)
+    title = models.CharField(max_length=256)
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=STATUS_CHOICES, default=PENDING, db_index=True)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+    cancel_requested = models.BooleanField(default=False)
+    requested_by = models.CharField(max_length=256, blank=True, default="", help_text="token accessor or user")
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.total == 0 and self.status == self.SUCCEEDED else (100 * self.done // self.total
+                                                                             if self.total else 0)
+
+
+class WorkflowEvent(models.Model):
+    """One line of a workflow's log."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="events")
+    time = models.DateTimeField(auto_now_add=True)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["id"]
+
+
+class SnapshotSchedule(models.Model):
+    """State snapshots saved on a schedule (``caravan operator snapshot save``), keeping the newest ``retain``."""
+
+    name = models.CharField(max_length=128, unique=True, validators=[RegexValidator(r"\A[a-zA-Z0-9_-]{1,128}\Z",
+                                                                                    "use letters, digits, _ and -")])
+    interval = models.DurationField(help_text="time between two snapshots, e.g. 01:00:00")
+    retain = models.PositiveIntegerField(default=24, help_text="how many snapshot files to keep")
+    directory = models.CharField(max_length=1024, help_text="where the files go (made if missing)")
+    enabled = models.BooleanField(default=True)
+    last_run = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

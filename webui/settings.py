@@ -69,6 +69,8 @@ else:
 CELERY_BROKER_URL = CONFIG.redis_url or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = CONFIG.redis_url is None
+# Celery beat (``celery worker -B`` in ./dev up): starts the state-snapshot schedules that are due.
+CELERY_BEAT_SCHEDULE = {"snapshot-tick": {"task": "caravan.snapshot_tick", "schedule": 30.0}}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"

@@ -31,22 +31,26 @@ import os
 import random
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 import msgspec
 
+from agents.client.allocdir import AllocDir
 from agents.client.allocrunner import AllocRunner
 from agents.client.drivers import new_driver
 from agents.client.drivers.base import Driver
 from agents.client.fingerprint import collect_facts
+from agents.client.gc import DiskUsage, GCCandidate, GCLimits, collect, disk_usage, pressure_threshold_bytes
 from agents.client.node import build_node, node_identity
+from agents.client.rpc_endpoints import register as register_client_endpoints
 from agents.client.state import ClientState
 from agents.client.taskrunner import Clock, SystemClock
 from agents.config import AgentConfig
 from agents.config.addresses import normalize_address
-from agents.rpc import ClientAuth, ConnectionPool, Role
-from agents.rpc.tls import client_context
+from agents.rpc import ClientAuth, ConnectionPool, Registry, Role, RPCServer, ServerAuth
+from agents.rpc.tls import client_context, server_context
 from agents.server.agent import ServerAgent
 from agents.server.endpoints import (
     AllocUpdateRequest,
@@ -57,6 +61,8 @@ from agents.server.endpoints import (
     NodeUpdateResponse,
     NodeUpdateStatusRequest,
 )
+from agents.server.endpoints_client import NodeDiskPressureRequest
+from agents.server.endpoints_nodes import NodeWriteResponse
 from cluster.errors import CaravanError, InvalidInput, NotFound, Unavailable
 from cluster.state.write_allocs import AllocClientUpdate
 from cluster.structs import Allocation, Node, Task
@@ -83,13 +89,15 @@ class ClientTimings(msgspec.Struct, frozen=True, kw_only=True):
     watch_retry_s: float = 1.0
     sync_interval_s: float = 0.2  # Nomad's allocSyncIntv
     update_batch_s: float = 0.2
+    disk_check_interval_s: float = 10.0  # how often the data dir's free space is checked for pressure
 
 
 class ClientAgent:
     """One client node; see the module docstring."""
 
     def __init__(self, config: AgentConfig, *, clock: Clock | None = None, rng: random.Random | None = None,
-                 timings: ClientTimings | None = None) -> None:
+                 timings: ClientTimings | None = None, rpc_registry: Registry | None = None,
+                 rpc_addr: str = "", disk: Callable[[Path], DiskUsage] | None = None) -> None:
         assert config.client.enabled, "a client agent needs client { enabled = true } or -client"
         assert config.data_dir, "load() fills the data dir"
         self.config = config
@@ -110,18 +118,29 @@ class ClientAgent:
         self._loops: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
         self.heartbeat_ttl_ns = 0
+        # The client's endpoints: on its own RPC listener, or (``-dev``) in its server's registry.
+        self._shared_registry, self._http_addr = rpc_registry, rpc_addr
+        self.rpc: RPCServer | None = None
+        self._rpc_port = config.ports.http
+        self._disk = disk or disk_usage
+        self.disk_pressure: bool | None = None  # as last reported to the servers (None: not yet)
+        self._collected: set[str] = set()  # garbage-collected allocations: never run again
+        self._sending: set[str] = set()  # allocations whose update is on its way to the servers
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Fingerprints, reattaches to kept allocations, registers (retrying until a server accepts) and
         starts the heartbeat, watch and sync loops."""
+        await self._serve_rpc()
         self.node = await self._fingerprint()
         self._loops.append(asyncio.create_task(self._sync_loop(), name="client-sync"))
         self._restore()
         await self._register()
         self._loops.append(asyncio.create_task(self._heartbeat_loop(), name="client-heartbeat"))
         self._loops.append(asyncio.create_task(self._watch_loop(), name="client-watch"))
+        self._loops.append(asyncio.create_task(self._disk_loop(), name="client-disk"))
+        self._loops.append(asyncio.create_task(self._gc_loop(), name="client-gc"))
         log.info("client %s (node %s) registered; drivers %s", self.node.Name, self.node.ID,
                  sorted(n for n, d in (self.node.Drivers or {}).items() if d.Healthy))
 
@@ -139,10 +158,31 @@ class ClientAgent:
         await asyncio.gather(*self._loops, return_exceptions=True)
         await asyncio.gather(*(r.detach() for r in self.runners.values()), return_exceptions=True)
         await asyncio.gather(*self._runs.values(), return_exceptions=True)
+        if self.rpc is not None:
+            await self.rpc.close()
         for driver in self.drivers.values():
             with contextlib.suppress(CaravanError, OSError):
                 await driver.shutdown()
         await self.pool.close()
+
+    # ---- the client's RPC listener -----------------------------------------------------------------
+
+    async def _serve_rpc(self) -> None:
+        """Serves the client endpoints (stats, logs, files, restart, signal) where the web application
+        finds them: the node's ``HTTPAddr``. A client alone listens on ``ports.http`` of its http address
+        (Nomad's client serves its HTTP API there); in ``-dev`` they join the server's registry."""
+        if self._shared_registry is not None:
+            register_client_endpoints(self._shared_registry, self)
+            return
+        registry = Registry()
+        register_client_endpoints(registry, self)
+        t = self.config.tls
+        tls = server_context(ca_file=t.ca_file, cert_file=t.cert_file, key_file=t.key_file,
+                             min_version=t.tls_min_version) if t.rpc else None
+        self.rpc = RPCServer(registry, ServerAuth(name=self.config.name, region=self.config.region,
+                                                  cluster_key=self.config.server.cluster_key(), tls=tls))
+        _, port = await self.rpc.start(self.config.addresses.http, self.config.ports.http)
+        self._rpc_port = port
 
     # ---- fingerprint and registration -------------------------------------------------------------
 
@@ -163,7 +203,9 @@ class ClientAgent:
             else:
                 await driver.shutdown()
         node_id, secret_id = node_identity(Path(self.config.client.state_dir or self.data_dir / "client"))
-        return build_node(config=self.config, facts=facts, drivers=infos, node_id=node_id, secret_id=secret_id)
+        http_addr = self._http_addr or f"{facts.ip_address}:{self._rpc_port}"
+        return build_node(config=self.config, facts=facts, drivers=infos, node_id=node_id, secret_id=secret_id,
+                          http_addr=http_addr)
 
     def _bind(self) -> str | None:
         bind = self.config.bind_addr
@@ -245,8 +287,11 @@ class ClientAgent:
                 await self.clock.sleep(self.timings.watch_retry_s)
                 continue
             # A server that restarted from older state answers with a lower index: start over, as Nomad does.
-            index = reply.Index if reply.Index >= index else 0
+            fresh = reply.Index >= index
+            index = reply.Index if fresh else 0
             self._reconcile(reply.Allocs)
+            if fresh:
+                self.forget_removed(reply.Allocs)
 
     def _reconcile(self, allocs: list[Allocation]) -> None:
         for alloc in allocs:
@@ -256,7 +301,7 @@ class ClientAgent:
                     runner.update(alloc)
                 continue
             wanted = alloc.DesiredStatus == AllocDesiredStatus.RUN and alloc.ClientStatus not in _TERMINAL
-            if wanted and alloc.ID not in self._runs:
+            if wanted and alloc.ID not in self._runs and alloc.ID not in self._collected:
                 self._run(alloc)
 
     def _run(self, alloc: Allocation) -> None:
@@ -290,8 +335,10 @@ class ClientAgent:
             await self.clock.sleep(self.timings.sync_interval_s)
             self._pending_changed.clear()
             batch, self._pending = self._pending, {}
+            self._sending = set(batch)
             updates = [AllocClientUpdate(ID=a.ID, ClientStatus=a.ClientStatus or "",
-                                         ClientDescription=a.ClientDescription or "", TaskStates=a.TaskStates)
+                                         ClientDescription=a.ClientDescription or "", TaskStates=a.TaskStates,
+                                         DeploymentStatus=a.DeploymentStatus)
                        for a in batch.values()]
             try:
                 await self._call("Alloc.UpdateFromClient", AllocUpdateRequest(Alloc=updates,
@@ -301,6 +348,89 @@ class ClientAgent:
                 for alloc_id, alloc in batch.items():
                     self._pending.setdefault(alloc_id, alloc)  # a newer update, if any, wins
                 self._pending_changed.set()
+            finally:
+                self._sending = set()
+
+    # ---- the disk: pressure and garbage collection -------------------------------------------------
+
+    async def _disk_loop(self) -> None:
+        while True:
+            await self.check_disk()
+            await self.clock.sleep(self.timings.disk_check_interval_s)
+
+    async def check_disk(self) -> None:
+        """Reports a change of disk pressure to the servers (they make the node ineligible, or eligible
+        again); a failed report is repeated at the next check."""
+        assert self.node is not None
+        usage = await asyncio.to_thread(self._disk, self.data_dir)
+        threshold = pressure_threshold_bytes(usage, self.config.client.disk_free_threshold)
+        pressured = usage.free_bytes < threshold
+        if pressured == self.disk_pressure:
+            return
+        args = NodeDiskPressureRequest(NodeID=self.node.ID, SecretID=self.node.SecretID, UnderPressure=pressured,
+                                       FreeBytes=usage.free_bytes, ThresholdBytes=threshold,
+                                       Region=self.config.region)
+        try:
+            await self._call("Node.UpdateDiskPressure", args, NodeWriteResponse)
+        except CaravanError as e:
+            log.info("reporting disk pressure failed (%s); retrying at the next check", e)
+            return
+        if pressured or self.disk_pressure:
+            log.warning("disk pressure %s: %d MB free in %s (threshold %d MB)", "on" if pressured else "over",
+                        usage.free_bytes >> 20, self.data_dir, threshold >> 20)
+        self.disk_pressure = pressured
+
+    async def _gc_loop(self) -> None:
+        while True:
+            await self.clock.sleep(self.config.client.gc_interval_s)
+            self.collect_garbage()  # on the loop: it reads the runners and pending updates the loop changes
+
+    def collect_garbage(self) -> list[str]:
+        """Destroys the oldest finished allocations while over ``gc_max_allocs`` or the disk usage
+        threshold (``gc.collect``); returns their IDs."""
+        c = self.config.client
+        limits = GCLimits(max_allocs=c.gc_max_allocs, disk_usage_threshold_percent=c.gc_disk_usage_threshold)
+        destroyed = collect(self._gc_candidates(), alloc_count=len(self.state.allocs()), limits=limits,
+                            usage=lambda: self._disk(self.data_dir), destroy=self._destroy)
+        if destroyed:
+            log.info("garbage collected %d finished allocations: %s", len(destroyed), ", ".join(destroyed))
+        return destroyed
+
+    def forget_removed(self, listed: list[Allocation]) -> list[str]:
+        """Destroys the finished allocations the servers no longer list (their GC removed them), as a
+        Nomad client does; a live one is left alone. Returns their IDs."""
+        known = {a.ID for a in listed}
+        removed = [c.alloc_id for c in self._gc_candidates() if c.alloc_id not in known]
+        for alloc_id in removed:
+            self._destroy(alloc_id)
+        if removed:
+            log.info("destroyed %d allocations the servers removed: %s", len(removed), ", ".join(removed))
+        return removed
+
+    def _gc_candidates(self) -> list[GCCandidate]:
+        """Terminal allocations whose final state the servers have (nothing pending or on its way)."""
+        found = []
+        for alloc in self.state.allocs():
+            run = self._runs.get(alloc.ID)
+            if alloc.ID in self._pending or alloc.ID in self._sending or (run is not None and not run.done()):
+                continue
+            records = [self.state.get_task(alloc.ID, t.Name) for t in self._tasks_of(alloc)]
+            states = [r.state for r in records if r is not None]
+            if not states or len(states) != len(records) or any(s.State != TaskStateName.DEAD for s in states):
+                continue
+            finished_ns = max(int(s.FinishedAt.timestamp() * SECOND_NS) for s in states)
+            found.append(GCCandidate(alloc_id=alloc.ID, finished_ns=finished_ns))
+        return found
+
+    def _destroy(self, alloc_id: str) -> None:
+        self._collected.add(alloc_id)
+        runner = self.runners.pop(alloc_id, None)
+        self._runs.pop(alloc_id, None)
+        if runner is not None:
+            runner.destroy()
+        else:
+            AllocDir(self.data_dir, alloc_id).destroy()
+            self.state.delete_alloc(alloc_id)
 
     # ---- RPC --------------------------------------------------------------------------------------
 
@@ -342,7 +472,7 @@ async def serve(config: AgentConfig) -> int:
     start_failed = False
     try:
         if config.dev_mode and not config.server.encrypt:
-            config = _with_dev_key(config)
+            config = with_dev_key(config)
         if config.server.enabled:
             server = ServerAgent(config)
             await server.start()
@@ -352,7 +482,9 @@ async def serve(config: AgentConfig) -> int:
                 config = msgspec.structs.replace(
                     config, client=msgspec.structs.replace(config.client, servers=(server.member.RPCAddr,)))
         if config.client.enabled:
-            client = ClientAgent(config)
+            # -dev: the client's endpoints join the server's registry, so the node's HTTPAddr is the one port.
+            client = ClientAgent(config, rpc_registry=server.rpc.registry if server is not None else None,
+                                 rpc_addr=server.member.RPCAddr if server is not None else "")
             await client.start()
             assert client.node is not None
             print(json.dumps({"event": "client-started", "node": client.node.ID, "name": client.node.Name}),
@@ -385,7 +517,7 @@ async def _wait_server(server: ServerAgent) -> object:
     return await server.wait_stopped()
 
 
-def _with_dev_key(config: AgentConfig) -> AgentConfig:
+def with_dev_key(config: AgentConfig) -> AgentConfig:
     """``-dev`` without ``-encrypt``: a cluster key made once and kept in ``<data_dir>/dev-cluster-key``,
     so other commands (and a restarted dev agent) can use it."""
     path = Path(config.data_dir) / "dev-cluster-key"

@@ -17,7 +17,8 @@ status and description and every task's state, as a Nomad client sends them.
 A stop (``update`` with DesiredStatus stop or evict, or ``stop()``) kills the leader first, then
 the other main and poststart tasks, then the prestart sidecars, then runs the poststop tasks.
 Service checks of running tasks report through ``on_check``; the latest result of each is in
-``checks`` (the deployment watcher decides health from them later).
+``checks``. An allocation of a deployment has its health decided here (``health.HealthTracker`` from the
+group's ``update`` stanza, fed by task states and checks) and reported once as its ``DeploymentStatus``.
 
 ``detach()`` lets go of the tasks without touching them (the client is restarting): a new alloc
 runner built from ``ClientState`` reattaches to them.
@@ -29,18 +30,21 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
 
 from agents.client.allocdir import AllocDir
-from agents.client.checks import CheckResult
+from agents.client.checks import PASSING, CheckResult
 from agents.client.drivers.base import Driver
+from agents.client.health import HealthTracker, tracker_for
 from agents.client.state import ClientState
 from agents.client.taskenv import build_task_env
 from agents.client.taskrunner import Clock, TaskRunner
 from cluster.errors import InvalidInput
-from cluster.structs import Allocation, Node, Task, TaskEvent, TaskGroup, TaskState
+from cluster.structs import Allocation, AllocDeploymentStatus, Node, Task, TaskEvent, TaskGroup, TaskState
+from cluster.structs.base import SECOND_NS
 from cluster.structs.constants import AllocClientStatus, AllocDesiredStatus, TaskEventType, TaskStateName
 
 __all__ = ["AllocRunner", "client_status"]
@@ -102,6 +106,9 @@ class AllocRunner:
         self.last_update: Allocation | None = None
         self.checks: dict[str, CheckResult] = {}  # the latest result of every service check, by check id
         self._on_check = on_check
+        self.deployment_status = alloc.DeploymentStatus  # this allocation's health in its deployment
+        self._health_changed = asyncio.Event()
+        self._health: asyncio.Task[None] | None = None
         client_state.put_alloc(alloc)
         self.alloc_dir.build()
         self.runners: dict[str, TaskRunner] = {}
@@ -134,11 +141,14 @@ class AllocRunner:
         """Runs the allocation to its end and sends the final update. ``detach`` cancels it."""
         self._main = asyncio.current_task()
         self._reporter = asyncio.ensure_future(self._report_loop())
+        self._track_health()
         try:
             if not self._stop_wanted(self.alloc):
                 await self._lifecycle()
             await self._stop_all()
         finally:
+            if self._health is not None:
+                self._health.cancel()
             self._reporter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reporter
@@ -148,8 +158,13 @@ class AllocRunner:
     def update(self, alloc: Allocation) -> None:
         """A newer version of the allocation from the servers; a stop or evict stops it."""
         assert alloc.ID == self.alloc.ID, (alloc.ID, self.alloc.ID)
+        new_deployment = bool(alloc.DeploymentID) and alloc.DeploymentID != self.alloc.DeploymentID
         self.alloc = alloc
         self.client_state.put_alloc(alloc)
+        if new_deployment and self._main is not None and not self._finished.is_set():
+            # An in-place update by a new deployment: its health is decided afresh, as Nomad does.
+            self.deployment_status = alloc.DeploymentStatus
+            self._track_health()
         if self._stop_wanted(alloc):
             self._stop_requested.set()
             self._changed.set()
@@ -242,16 +257,69 @@ class AllocRunner:
         self._start(poststop)
         await asyncio.gather(*[r.done.wait() for r in poststop])
 
+    # -- deployment health ------------------------------------------------------------------------------
+
+    def _track_health(self) -> None:
+        if self._health is not None:
+            self._health.cancel()
+        self._health = asyncio.ensure_future(self._health_loop()) if self._health_wanted() else None
+
+    def _health_wanted(self) -> bool:
+        decided = self.deployment_status is not None and self.deployment_status.Healthy is not None
+        return bool(self.alloc.DeploymentID) and not decided and not self._stop_wanted(self.alloc)
+
+    def _health_inputs(self) -> tuple[bool, bool, bool]:
+        """(every task that should run is running, a task failed, every service check passes)."""
+        running = all(r.state.State == TaskStateName.RUNNING for r in self.runners.values()
+                      if _hook(r.task) == "" or (_sidecar(r.task) and _hook(r.task) != POSTSTOP))
+        failed = self._failed_any()
+        expected = sum(1 for r in self.runners.values() if _hook(r.task) != POSTSTOP
+                       for service in r.task.Services or [] for check in service.Checks or []
+                       if check.Type in ("http", "tcp", "script"))
+        passing = len(self.checks) >= expected and all(c.status == PASSING for c in self.checks.values())
+        return running, failed, passing
+
+    async def _health_loop(self) -> None:
+        """Feeds the tracker until it decides, then reports the decision with the next update."""
+        tracker: HealthTracker | None = tracker_for(self.group, self.clock.now_ns())
+        if tracker is None:
+            return
+        while True:
+            self._health_changed.clear()
+            now_ns = self.clock.now_ns()
+            running, failed, passing = self._health_inputs()
+            healthy = tracker.observe(now_ns, running=running, failed=failed, checks_passing=passing)
+            if healthy is not None:
+                canary = bool(self.alloc.DeploymentStatus and self.alloc.DeploymentStatus.Canary)
+                self.deployment_status = AllocDeploymentStatus(
+                    Healthy=healthy, Timestamp=datetime.fromtimestamp(now_ns / SECOND_NS, tz=UTC), Canary=canary)
+                self._dirty.set()
+                return
+            wake_ns = tracker.next_wake_ns()
+            assert wake_ns is not None
+            await self._wait_health((wake_ns - now_ns) / SECOND_NS)
+
+    async def _wait_health(self, seconds: float) -> None:
+        changed = asyncio.ensure_future(self._health_changed.wait())
+        timer = asyncio.ensure_future(self.clock.sleep(max(0.0, seconds)))
+        try:
+            await asyncio.wait({changed, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for future in (changed, timer):
+                future.cancel()
+
     # -- reporting --------------------------------------------------------------------------------------
 
     def _check_result(self, result: CheckResult) -> None:
         self.checks[result.check_id] = result
+        self._health_changed.set()
         if self._on_check is not None:
             self._on_check(result)
 
     def _task_changed(self, _runner: TaskRunner) -> None:
         self._changed.set()
         self._dirty.set()
+        self._health_changed.set()
 
     async def _report_loop(self) -> None:
         while True:
@@ -265,7 +333,8 @@ class AllocRunner:
         states = {name: msgspec.structs.replace(r.state) for name, r in self.runners.items()}
         stub = Allocation(ID=self.alloc.ID, NodeID=self.alloc.NodeID, JobID=self.alloc.JobID,
                           TaskGroup=self.alloc.TaskGroup, Namespace=self.alloc.Namespace,
-                          ClientStatus=status, ClientDescription=description, TaskStates=states)
+                          ClientStatus=status, ClientDescription=description, TaskStates=states,
+                          DeploymentStatus=self.deployment_status)
         if self.last_update is not None and _same(self.last_update, stub):
             return
         self.last_update = stub
@@ -277,4 +346,5 @@ def _copy(event: TaskEvent | None) -> TaskEvent | None:
 
 
 def _same(a: Allocation, b: Allocation) -> bool:
-    return (a.ClientStatus, a.ClientDescription, a.TaskStates) == (b.ClientStatus, b.ClientDescription, b.TaskStates)
+    return (a.ClientStatus, a.ClientDescription, a.TaskStates, a.DeploymentStatus) == (
+        b.ClientStatus, b.ClientDescription, b.TaskStates, b.DeploymentStatus)

@@ -17,9 +17,16 @@ from agents.client.fingerprint import HostFacts, node_attributes, node_resources
 from agents.config import AgentConfig
 from cluster.structs import Node
 from cluster.structs.constants import NodeStatus
-from cluster.structs.node import DriverInfo
+from cluster.structs.node import (
+    DriverInfo,
+    NodeReservedCpuResources,
+    NodeReservedDiskResources,
+    NodeReservedMemoryResources,
+    NodeReservedNetworkResources,
+    NodeReservedResources,
+)
 
-__all__ = ["VERSION", "build_node", "node_identity"]
+__all__ = ["VERSION", "build_node", "node_identity", "reserved_resources"]
 
 VERSION = "0.1.0"
 
@@ -46,9 +53,13 @@ def node_identity(state_dir: Path) -> tuple[str, str]:
 
 
 def build_node(*, config: AgentConfig, facts: HostFacts, drivers: Mapping[str, DriverInfo],
-               node_id: str, secret_id: str) -> Node:
+               node_id: str, secret_id: str, http_addr: str = "") -> Node:
     """The node registered with the servers: fingerprinted attributes and resources, the operator's
-    class, pool and meta, and each driver's fingerprint (the scheduler places on detected, healthy ones)."""
+    class, pool and meta, and each driver's fingerprint (the scheduler places on detected, healthy ones).
+
+    ``HTTPAddr`` is, in Caravan, the address of the client's RPC listener (``ports.http`` on the node's
+    address, or the dev agent's one RPC port): the web application reaches the client there for stats,
+    logs and files, as Nomad's servers and UI reach a client's HTTP API."""
     attributes = node_attributes(facts, version=VERSION)
     for name, info in drivers.items():
         if info.Detected:
@@ -63,6 +74,16 @@ def build_node(*, config: AgentConfig, facts: HostFacts, drivers: Mapping[str, D
     http_port = config.ports.http
     return Node(
         ID=node_id, SecretID=secret_id, Datacenter=config.datacenter, Name=config.name,
-        HTTPAddr=f"{facts.ip_address}:{http_port}", Attributes=attributes, NodeResources=resources,
+        HTTPAddr=http_addr or f"{facts.ip_address}:{http_port}", Attributes=attributes, NodeResources=resources,
         Meta=dict(c.meta) or None, NodeClass=c.node_class, NodePool=c.node_pool, Drivers=dict(drivers),
-        SchedulingEligibility="eligible", Status=NodeStatus.READY)
+        SchedulingEligibility="eligible", Status=NodeStatus.READY, ReservedResources=reserved_resources(config))
+
+
+def reserved_resources(config: AgentConfig) -> NodeReservedResources:
+    """``client.reserved`` as the Node carries it: the servers subtract it from the fingerprinted
+    resources when they check what fits (Nomad's ``ReservedResources``)."""
+    r = config.client.reserved
+    return NodeReservedResources(
+        Cpu=NodeReservedCpuResources(CpuShares=r.cpu_mhz), Memory=NodeReservedMemoryResources(MemoryMB=r.memory_mb),
+        Disk=NodeReservedDiskResources(DiskMB=r.disk_mb),
+        Networks=NodeReservedNetworkResources(ReservedHostPorts=",".join(str(p) for p in r.reserved_ports)))

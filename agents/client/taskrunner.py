@@ -202,6 +202,14 @@ class TaskRunner:
             self._interrupts.put_nowait(_Interrupt(kill=False, event=TaskEvent(
                 Type=TaskEventType.RESTART_SIGNAL, RestartReason=reason, DisplayMessage=reason)))
 
+    async def signal(self, signal_name: str, reason: str = "User requested signal") -> None:
+        """Sends ``signal_name`` to the running task (``nomad alloc signal``) and records it as an event."""
+        if self.dead or self.handle is None:
+            raise InvalidInput(f'task "{self.name}" is not running')
+        self._emit(TaskEvent(Type=TaskEventType.SIGNALING, TaskSignal=signal_name, TaskSignalReason=reason,
+                             DisplayMessage=reason))
+        await self.driver.signal(self.handle, signal_name)
+
     async def rerender_templates(self) -> None:
         """Renders the templates again (e.g. after the environment changed) and applies the
         ``change_mode`` of every one whose output changed: restart, signal, script or nothing."""

@@ -142,6 +142,12 @@ class ClientConfig(_Frozen, frozen=True):
     memory_total_mb: int = 0  # 0: fingerprint it
     disk_free_threshold: DiskThreshold = msgspec.field(default_factory=lambda: DiskThreshold(percent=5.0))
     max_kill_timeout_s: float = 30.0
+    # Client garbage collection of finished allocations, as Nomad's: every gc_interval, the oldest
+    # terminal ones go while the data dir's disk is fuller than gc_disk_usage_threshold percent or the
+    # client holds more than gc_max_allocs allocations.
+    gc_interval_s: float = 60.0
+    gc_disk_usage_threshold: float = 80.0
+    gc_max_allocs: int = 50
     alloc_dir: str = ""  # load() fills <data_dir>/alloc
     state_dir: str = ""  # load() fills <data_dir>/client
 

@@ -35,7 +35,7 @@ class RPCServer:
     """Serves ``registry`` to authenticated callers; see the module docstring."""
 
     def __init__(self, registry: Registry, auth: ServerAuth, options: ServerOptions | None = None) -> None:
-        self._registry = registry
+        self.registry = registry  # public: a -dev agent's client adds its endpoints to the server's
         self._auth = auth
         self._options = options or ServerOptions()
         self._server: asyncio.Server | None = None
@@ -89,7 +89,7 @@ class RPCServer:
             self._refusals.add(refusal)
             refusal.add_done_callback(self._refusals.discard)
             return
-        conn = ServerConnection(reader, writer, self._registry, self._auth, self._options)
+        conn = ServerConnection(reader, writer, self.registry, self._auth, self._options)
         task = asyncio.create_task(conn.run())
         self._connections[task] = conn
         task.add_done_callback(self._forget)

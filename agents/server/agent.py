@@ -13,15 +13,20 @@ its name and addresses (``Status.Member``; every answer also carries the servers
 again every ``min(retry_interval, 1 s)``, until it knows ``bootstrap_expect`` servers of its region, this
 one included; those servers found the Raft cluster together. ``bootstrap_expect = 1`` with no
 ``retry_join`` starts a single-server cluster. The member list is kept in ``<data_dir>/server/peers.json``
-so a restarted server rejoins without discovery. Servers that appear after the bootstrap are not added
-to Raft yet (no membership changes through the agent in this slice).
+so a restarted server rejoins without discovery. A server that finds a running cluster which does not
+count it joins it instead of founding one (``agents.server.membership``): the leader adds it.
 
 Raft ids are the servers' names (``name``, the host name by default), unique in a region.
+
+Regions: a ``retry_join`` address that answers with another region federates the two; from then on the
+servers exchange member lists and watch each other (``agents.server.federation``), and a request for
+another region goes to a live server of it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -42,9 +47,12 @@ from agents.rpc import ClientAuth, ConnectionPool, Forwarder, Registry, Role, RP
 from agents.rpc import NotLeader as RPCNotLeader
 from agents.rpc.tls import client_context, server_context
 from agents.server.endpoints import Member, MemberRequest, MemberResponse, register_endpoints
+from agents.server.federation import Federation
 from agents.server.fsm_adapter import Rejected, StateFSM
 from agents.server.leader import LeaderConfig, LeaderLoops
+from agents.server.membership import JoinRequest, JoinResponse, cluster_to_join
 from agents.server.raft_runtime import NotLeader, RaftRuntime, RuntimeConfig
+from agents.server.raft_transport import RaftTLS
 from cluster import fsm
 from cluster.errors import CaravanError, InvalidInput, Unavailable
 from cluster.scheduler.context import new_uuid
@@ -57,8 +65,10 @@ SECOND_NS = 1_000_000_000
 DEFAULT_RPC_PORT = 4647
 DISCOVERY_CALL_TIMEOUT_S = 2.0
 MAX_DISCOVERY_INTERVAL_S = 1.0
-LEADERSHIP_POLL_S = 0.05
+BARRIER_RETRY_S = 0.1
 BARRIER_TIMEOUT_S = 10.0
+JOIN_RETRY_S = 1.0
+JOIN_CALL_TIMEOUT_S = 60.0
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -77,7 +87,10 @@ class ServerAgent:
         self.config = config
         self.region = config.region
         self._key = key
-        self._raft_config = raft or RuntimeConfig(cluster_key=key)
+        raft_config = raft or RuntimeConfig(cluster_key=key)
+        if config.tls.rpc and raft_config.tls is None:
+            raft_config = dataclasses.replace(raft_config, tls=self._raft_tls())  # Raft as RPC: mutual TLS
+        self._raft_config = raft_config
         self._rng = random.Random(int.from_bytes(os.urandom(16), "big"))
         self._dir = Path(config.data_dir) / "server"
         self.member = Member(Name=config.name, Region=config.region, RPCAddr=self._advertised("rpc"),
@@ -86,6 +99,12 @@ class ServerAgent:
         self.fsm = StateFSM()
         self.pool = ConnectionPool(self._client_auth())
         self.forwarder = Forwarder(self.pool, self, rng=self._rng)
+        seeds = [normalize_address(a, DEFAULT_RPC_PORT) for a in config.server.server_join.retry_join]
+        self.federation = Federation(self.member, self.pool, seeds=seeds, learn=self.learn_members,
+                                     local_addrs=lambda: [m.RPCAddr for m in self._members.values()],
+                                     interval_s=min(config.server.server_join.retry_interval_s,
+                                                    MAX_DISCOVERY_INTERVAL_S))
+        self._federating: asyncio.Task[None] | None = None
         registry = Registry()
         register_endpoints(registry, self)
         self.rpc = RPCServer(registry, ServerAuth(name=config.name, region=config.region, cluster_key=key,
@@ -93,6 +112,8 @@ class ServerAgent:
         self.runtime: RaftRuntime | None = None
         self.loops: LeaderLoops | None = None
         self._monitor: asyncio.Task[None] | None = None
+        self._joiner: asyncio.Task[None] | None = None
+        self._leadership_changed = asyncio.Event()
         self._stopped = asyncio.Event()
 
     # ---- lifecycle ---------------------------------------------------------------------------------
@@ -101,15 +122,25 @@ class ServerAgent:
         """Serves RPC, finds the founding servers, and starts Raft and the leadership monitor."""
         c = self.config
         await self.rpc.start(c.addresses.rpc, c.ports.rpc)
+        raft_dir = self._dir.parent / "raft"
+        founded = raft_dir.is_dir() and any(raft_dir.iterdir())  # Raft ran here: never found or join again
         members = await self._discover()
+        joining = await self._joining(founded)
+        if joining:
+            members = self._region_members()  # the join may have met servers that discovery did not
         peers = {m.Name: split_address(m.RaftAddr) for m in members}
-        runtime = RaftRuntime(self.member.Name, peers, self._dir.parent, self.fsm, self._raft_config)
+        raft_config = dataclasses.replace(self._raft_config, bootstrap=False) if joining else self._raft_config
+        runtime = RaftRuntime(self.member.Name, peers, self._dir.parent, self.fsm, raft_config)
+        runtime.leadership_listeners.append(lambda _: self._leadership_changed.set())
         await runtime.start()
         self.runtime = runtime
         assert runtime.done is not None
         runtime.done.add_done_callback(lambda _: self._stopped.set())
         self.loops = LeaderLoops(self.fsm, self.propose, self._leader_config(), self.now_ns, self._rng)
         self._monitor = asyncio.create_task(self._watch_leadership(), name="leadership-monitor")
+        if joining:
+            self._joiner = asyncio.create_task(self._join(), name="raft-join")
+        self._federating = asyncio.create_task(self.federation.run(), name="federation")
         log.info("server %s: RPC on %s, Raft on %s, peers %s", self.member.Name, self.member.RPCAddr,
                  self.member.RaftAddr, sorted(peers))
 
@@ -124,9 +155,10 @@ class ServerAgent:
 
     async def stop(self) -> None:
         self._stopped.set()
-        if self._monitor is not None:
-            self._monitor.cancel()
-            await asyncio.gather(self._monitor, return_exceptions=True)
+        for task in (self._monitor, self._joiner, self._federating):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self.loops is not None and self.loops.running:
             await self.loops.stop()
         await self.rpc.close()
@@ -174,15 +206,36 @@ class ServerAgent:
         return member.RPCAddr if member is not None else None
 
     def server_rpc_addrs(self) -> list[str]:
-        return sorted(m.RPCAddr for m in self._members.values() if m.Region == self.region)
+        """RPC addresses of the region's Raft members (of every known server before Raft runs)."""
+        region = [m for m in self._members.values() if m.Region == self.region]
+        if self.runtime is not None:
+            conf = self.runtime.status().raft.conf
+            in_raft = set(conf.voters) | set(conf.learners)
+            region = [m for m in region if m.Name in in_raft]
+        return sorted(m.RPCAddr for m in region)
 
     def learn_members(self, members: Sequence[Member]) -> None:
+        """Keeps servers of our region (Raft ids are unique only within a region); the federation
+        keeps the others."""
         for m in members:
-            if m.Name != self.member.Name:
+            if m.Region == self.region and m.Name != self.member.Name:
                 self._members[m.Name] = m
+        self.federation.add(members)
 
     def known_members(self) -> list[Member]:
+        """Every server known, of every region: ours by name, then the other regions'."""
+        return sorted(self._members.values(), key=lambda m: m.Name) + self.federation.members()
+
+    def region_members(self) -> list[Member]:
+        """The servers of our region known (this one included), by name."""
         return sorted(self._members.values(), key=lambda m: m.Name)
+
+    def leader_contact(self) -> tuple[bool, int]:
+        """Nomad's query meta: whether a leader is known, and ms since it last spoke to us (0 here on
+        the leader); before Raft runs, no leader and no contact."""
+        if self.runtime is None:
+            return False, 0
+        return bool(self.runtime.leader_id), self.runtime.last_contact_ms()
 
     # ---- Routes (for the Forwarder) ---------------------------------------------------------------
 
@@ -193,7 +246,9 @@ class ServerAgent:
         return self.leader_rpc()
 
     def servers(self, region: str) -> Sequence[str]:
-        return [m.RPCAddr for m in self._members.values() if m.Region == region]
+        if region == self.region:
+            return [m.RPCAddr for m in self._members.values()]
+        return self.federation.servers(region)
 
     # ---- internals -------------------------------------------------------------------------------
 
@@ -202,20 +257,59 @@ class ServerAgent:
         stops them when it no longer leads."""
         assert self.runtime is not None and self.loops is not None
         runtime, loops = self.runtime, self.loops
+        changed = self._leadership_changed
         while True:
+            changed.clear()  # before looking, so that a change while we act brings us round again
             if runtime.is_leader and not loops.running:
                 try:
                     await runtime.read_index(BARRIER_TIMEOUT_S)
                 except Unavailable as e:
                     log.info("leadership barrier failed (%s); trying again", e)
-                else:
-                    if runtime.is_leader:
-                        log.info("server %s leads: starting the leader loops", self.member.Name)
-                        loops.start()
+                    await asyncio.sleep(BARRIER_RETRY_S)
+                    continue
+                if runtime.is_leader:
+                    log.info("server %s leads: starting the leader loops", self.member.Name)
+                    loops.start()
             elif not runtime.is_leader and loops.running:
                 log.info("server %s no longer leads: stopping the leader loops", self.member.Name)
                 await loops.stop()
-            await asyncio.sleep(LEADERSHIP_POLL_S)
+            await changed.wait()
+
+    async def _joining(self, founded: bool) -> bool:
+        """Whether this server joins a running cluster rather than founding one (see ``membership``)."""
+        pending = self._dir / "join.pending"
+        if pending.exists():
+            return True
+        if founded:
+            return False
+        # The retry_join addresses too: with bootstrap_expect = 1 discovery asks nobody, yet a cluster may run.
+        joins = [normalize_address(a, DEFAULT_RPC_PORT) for a in self.config.server.server_join.retry_join]
+        known = [m.RPCAddr for m in self._region_members()]
+        targets = [t for t in dict.fromkeys(known + joins) if t != self.member.RPCAddr]
+        if not await cluster_to_join(self, targets):
+            return False
+        await asyncio.gather(*(self._ask(t) for t in targets))  # they learn our addresses, we theirs
+        self._save_members(self._region_members())
+        pending.touch()
+        return True
+
+    async def _join(self) -> None:
+        """Asks the leader, through any server, to add this one; again until it did."""
+        request = JoinRequest(Member=self.member, Region=self.region)
+        while True:
+            for member in self._region_members():
+                if member.Name == self.member.Name:
+                    continue
+                try:
+                    reply = await self.pool.call(member.RPCAddr, "Membership.Join", request, JoinResponse,
+                                                 timeout_s=JOIN_CALL_TIMEOUT_S)
+                except CaravanError as e:
+                    log.info("join through %s failed: %s", member.RPCAddr, e)
+                    continue
+                log.info("server %s joined the cluster (added: %s)", self.member.Name, reply.Added)
+                (self._dir / "join.pending").unlink(missing_ok=True)
+                return
+            await asyncio.sleep(JOIN_RETRY_S)
 
     async def _discover(self) -> list[Member]:
         saved = self._dir / "peers.json"
@@ -238,14 +332,18 @@ class ServerAgent:
                                   f"{attempts} attempts at {', '.join(targets) or 'no retry_join address'}")
             await asyncio.sleep(min(join.retry_interval_s, MAX_DISCOVERY_INTERVAL_S))
         members = self._region_members()
+        self._save_members(members)
+        return members
+
+    def _save_members(self, members: list[Member]) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)
+        saved = self._dir / "peers.json"
         temp = saved.with_suffix(".tmp")
         temp.write_bytes(msgspec.json.encode(members))
         os.replace(temp, saved)
-        return members
 
     def _region_members(self) -> list[Member]:
-        return [m for m in self.known_members() if m.Region == self.region]
+        return self.region_members()
 
     async def _ask(self, address: str) -> None:
         try:
@@ -282,6 +380,14 @@ class ServerAgent:
                              min_version=t.tls_min_version) if t.rpc else None
         return ClientAuth(role=Role.SERVER, name=self.config.name, region=self.region, cluster_key=self._key,
                           tls=tls, verify_server_hostname=t.verify_server_hostname)
+
+    def _raft_tls(self) -> RaftTLS:
+        t = self.config.tls
+        client = client_context(ca_file=t.ca_file, cert_file=t.cert_file, key_file=t.key_file,
+                                verify_server_hostname=t.verify_server_hostname, min_version=t.tls_min_version)
+        server = server_context(ca_file=t.ca_file, cert_file=t.cert_file, key_file=t.key_file,
+                                min_version=t.tls_min_version)
+        return RaftTLS(server=server, client=client, region=self.region)
 
     def _server_tls(self) -> ssl.SSLContext | None:
         t = self.config.tls

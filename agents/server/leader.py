@@ -7,11 +7,15 @@ leader rebuilds what lives only in memory from the replicated state, as Nomad's 
 - heartbeat timers start for every node that is not down, each with a full TTL, so clients of the
   old leader have time to find the new one before they are declared down;
 - the scheduler workers, the plan applier, the broker's timers and the reaper of failed and
-  superseded evaluations start.
+  superseded evaluations start;
+- the deployment watcher, the node drainer, the periodic dispatcher (which first launches each
+  periodic job's one most recent missed launch) and the core garbage collector start, each reading
+  the state afresh (``deploy_watch``, ``drain_loop``, ``periodic``, ``core_gc``).
 
 While it leads, ``on_apply`` sees each committed command (``StateFSM.listeners``): evaluations a write
 created or unblocked go to the broker; a node that became ready, or allocations that stopped, wake the
-blocked evaluations that could use that capacity. On ``stop`` every task is cancelled and the broker and
+blocked evaluations that could use that capacity; the deployment watcher and the drainer are woken to
+look at the new state, and the periodic dispatcher after a job write. On ``stop`` every task is cancelled and the broker and
 tracker are emptied: the next leader rebuilds them from state.
 """
 
@@ -26,7 +30,11 @@ from random import Random
 
 import msgspec
 
+from agents.server.core_gc import CoreGC, GCSettings
+from agents.server.deploy_watch import DeploymentWatchLoop
+from agents.server.drain_loop import DrainLoop
 from agents.server.fsm_adapter import StateFSM
+from agents.server.periodic import PeriodicDispatcher
 from agents.server.scheduling import PlanApplier, Propose, RaftPlanner, SchedulerWorkers
 from cluster import fsm
 from cluster.errors import CaravanError
@@ -43,6 +51,7 @@ __all__ = ["LeaderConfig", "LeaderLoops"]
 log = logging.getLogger(__name__)
 
 SECOND_NS = 1_000_000_000
+DEFAULT_GC = GCSettings()  # until the agent passes the server block's settings
 # Longest sleep of the timer loops: a deadline added while one sleeps is noticed within this.
 MAX_TIMER_SLEEP_S = 0.25
 
@@ -54,6 +63,7 @@ class LeaderConfig:
     min_heartbeat_ttl_ns: int
     heartbeat_grace_ns: int
     max_heartbeats_per_second: float
+    gc: GCSettings = DEFAULT_GC
 
 
 class LeaderLoops:
@@ -71,6 +81,10 @@ class LeaderLoops:
         self.heartbeats = HeartbeatTracker(config.heartbeat_grace_ns)
         self.applier = PlanApplier(fsm_, propose, now_ns, rng)  # a new one each term (see ``start``)
         self.workers: SchedulerWorkers | None = None
+        self.deployments = DeploymentWatchLoop(fsm_, propose, now_ns, self._new_id)
+        self.drainer = DrainLoop(fsm_, propose, now_ns, self._new_id)
+        self.periodic = PeriodicDispatcher(fsm_, propose, now_ns, self._new_id)
+        self.gc = CoreGC(fsm_, propose, now_ns, config.gc)
         self._tasks: list[asyncio.Task[None]] = []
         self._timers = asyncio.Event()
 
@@ -106,6 +120,19 @@ class LeaderLoops:
             asyncio.create_task(self._broker_timers(), name="eval-broker-timers"),
             asyncio.create_task(self._heartbeat_timers(), name="heartbeat-timers"),
         ]
+        # New each term: what they remember (healthy counts seen, next launches) is rebuilt from state.
+        self.deployments = DeploymentWatchLoop(self._fsm, self._propose, self._now_ns, self._new_id)
+        self.drainer = DrainLoop(self._fsm, self._propose, self._now_ns, self._new_id)
+        self.periodic = PeriodicDispatcher(self._fsm, self._propose, self._now_ns, self._new_id)
+        self.gc = CoreGC(self._fsm, self._propose, self._now_ns, self._config.gc)
+        self._tasks += [
+            asyncio.create_task(self.deployments.run(), name="deployment-watcher"),
+            asyncio.create_task(self.drainer.run(), name="node-drainer"),
+            asyncio.create_task(self.periodic.run(), name="periodic-dispatcher"),
+            asyncio.create_task(self.gc.run(), name="core-gc"),
+        ]
+        for task in self._tasks:
+            task.add_done_callback(_report_crash)
         log.info("leader loops started: %d pending evaluations, %d nodes tracked",
                  self.broker.stats().total_ready, len(self.heartbeats))
 
@@ -120,6 +147,9 @@ class LeaderLoops:
         self.blocked.set_enabled(False)
         self.heartbeats = HeartbeatTracker(self._config.heartbeat_grace_ns)
         log.info("leader loops stopped")
+
+    def _new_id(self) -> str:
+        return new_uuid(self._rng)
 
     # ---- heartbeats ------------------------------------------------------------------------------
 
@@ -202,6 +232,10 @@ class LeaderLoops:
         if self.workers is not None:
             self.workers.wake()
         self._timers.set()
+        self.deployments.wakeup.set()
+        self.drainer.wakeup.set()
+        if isinstance(command, fsm.JobRegister | fsm.JobDeregister):
+            self.periodic.wakeup.set()  # only a job write adds, changes or removes a schedule
 
     def _track_eval(self, ev: Evaluation) -> None:
         if self.workers is not None and ev.ID in self.workers.in_flight:
@@ -211,6 +245,12 @@ class LeaderLoops:
         elif ev.Status == EvalStatus.BLOCKED:
             for ready in self.blocked.block(ev):
                 self.broker.enqueue(ready)
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    """A leader loop ends only when cancelled: anything else is a bug, said loudly rather than lost."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("leader loop %s crashed", task.get_name(), exc_info=task.exception())
 
 
 def _eval_ids(command: fsm.Command) -> list[str]:

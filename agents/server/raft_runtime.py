@@ -27,6 +27,10 @@ snapshot is taken, the core compacts its in-memory log (keeping ``keep_entries``
 followers), and the WAL saves it and drops the segments it covers. The core sends snapshots to followers
 that need compacted entries; a follower installs them through its ``Ready``.
 
+Leader contact: each append, heartbeat or snapshot of the current term is the leader speaking, and its
+arrival is stamped on an injectable monotonic clock; ``last_contact_ms`` is the time since (0 on the
+leader). Servers report it as Nomad's ``LastContact`` so a caller of a stale read knows how stale it may be.
+
 Errors (``NotLeader`` and ``ProposalDropped`` come from the core)::
 
     Unavailable
@@ -48,6 +52,7 @@ import itertools
 import logging
 import os
 import random
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -62,7 +67,7 @@ from agents.server.raft_storage import (
     decode_envelope,
     encode_envelope,
 )
-from agents.server.raft_transport import RaftTransport, TransportConfig
+from agents.server.raft_transport import RaftTLS, RaftTransport, TransportConfig
 from cluster.errors import InvalidInput, Unavailable
 from cluster.raft import (
     ConfChange,
@@ -145,6 +150,7 @@ class RuntimeConfig:
     max_inflight_msgs: int = 64
     max_queue_msgs: int = 8192
     seed: int | None = None
+    tls: RaftTLS | None = None  # None: the cluster-key handshake on plain TCP
 
     def __post_init__(self) -> None:
         """Raise ``InvalidInput`` naming the first wrong field (the core's ``Config`` checks the rest)."""
@@ -205,6 +211,10 @@ class _Reads:
         return self.prefix + next(self.ids).to_bytes(8, "big")
 
 
+# What only a leader of the current term sends: receiving one is contact with the leader.
+_FROM_LEADER = frozenset({MessageType.APPEND, MessageType.HEARTBEAT, MessageType.SNAPSHOT})
+
+
 def _resolve(future: asyncio.Future[_T], result: _T) -> None:
     if not future.done():  # done: the caller gave up (timeout, cancellation)
         future.set_result(result)
@@ -234,9 +244,11 @@ class RaftRuntime:
     """
 
     def __init__(self, node_id: str, peers: dict[str, Address], data_dir: Path, fsm: FSM,
-                 config: RuntimeConfig) -> None:
+                 config: RuntimeConfig, *, clock: Callable[[], float] = time.monotonic) -> None:
         assert node_id in peers, "peers must include this server's own address"
         self.node_id = node_id
+        self._clock = clock
+        self._last_leader_contact_s = clock()  # before any leader spoke: since the runtime was made
         self.fsm = fsm
         self.config = config
         self.stats = RuntimeStats()
@@ -251,6 +263,9 @@ class RaftRuntime:
         self._durable_hard_state = HardState()
         self._leader = ""
         self._leader_changed = asyncio.Event()
+        self.leadership_listeners: list[Callable[[str], None]] = []
+        """Called on the event loop with the new leader's id ("" none known) each time it changes, so the
+        agent starts and stops its leader loops at once rather than by polling."""
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._disk: ThreadPoolExecutor | None = None
@@ -284,7 +299,8 @@ class RaftRuntime:
         self._node = RawNode(self._core_config(), self._storage.memory, self._rng)
         self._transport = RaftTransport(
             self.node_id, self._peers[self.node_id], self._peers,
-            TransportConfig(cluster_key=self.config.cluster_key, max_queue_msgs=self.config.max_queue_msgs),
+            TransportConfig(cluster_key=self.config.cluster_key, max_queue_msgs=self.config.max_queue_msgs,
+                            tls=self.config.tls),
             self._on_message, self._on_dropped, self._rng,
         )
         await self._transport.start()
@@ -431,6 +447,13 @@ class RaftRuntime:
     @property
     def is_leader(self) -> bool:
         return self._leader == self.node_id
+
+    def last_contact_ms(self) -> int:
+        """Milliseconds since a leader last spoke to this server (0 on the leader): how stale a read
+        served here may be, as Nomad's ``X-Nomad-LastContact`` tells callers."""
+        if self.is_leader:
+            return 0
+        return max(0, int((self._clock() - self._last_leader_contact_s) * 1000))
 
     def status(self) -> RuntimeStatus:
         return RuntimeStatus(
@@ -579,6 +602,8 @@ class RaftRuntime:
             self._leader = soft.leader_id
             self._leader_changed.set()
             self._leader_changed = asyncio.Event()
+            for listener in list(self.leadership_listeners):
+                listener(soft.leader_id)
         if was_leader and soft.role != Role.LEADER:
             for proposal in self._proposals.values():
                 _reject(proposal.future, NotLeader(soft.leader_id))
@@ -637,6 +662,8 @@ class RaftRuntime:
     def _on_message(self, msg: Message) -> None:
         if self._failure is not None or self._stopped:
             return
+        if msg.type in _FROM_LEADER and msg.term >= self._node.term:
+            self._last_leader_contact_s = self._clock()
         self._node.step(msg)
         self._wake.set()
 

@@ -18,13 +18,20 @@ of both sides, each side's MAC bound to its role and its node id)::
     client -> server   [client id, client nonce, HMAC(key, "client" | server nonce | client nonce | client id)]
     server -> client   [server id, HMAC(key, "server" | client nonce | server nonce | server id)]
 
-A wrong MAC closes the connection. Later issues add TLS around the same frames.
+A wrong MAC closes the connection.
+
+TLS (``tls { rpc = true }``): the same frames and handshake travel inside mutual TLS with the agent's RPC
+certificates. Both ends present a certificate from the cluster CA, and each checks that the other's names
+the server role of this region (``server.<region>.caravan``, as the RPC handshake does): a client or web
+certificate, a server certificate of another region, or no certificate at all is refused before any
+Raft message is read. The cluster key is still proved inside TLS.
 
 Errors::
 
     CaravanError
     └── TransportError            a malformed frame or handshake (the connection is closed)
-        └── AuthenticationFailed  the other end does not hold the cluster key, or is not who it says
+        └── AuthenticationFailed  the other end does not hold the cluster key, is not who it says, or
+                                  (TLS) its certificate does not name a server of this region
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import hmac
 import logging
 import os
 import random
+import ssl
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,15 +51,18 @@ from typing import TypeVar
 
 import msgspec
 
+from agents.rpc.auth import Role, certificate_roles, server_name
 from cluster.errors import CaravanError, InvalidInput
 from cluster.raft import Message, decode_message, encode_message
 
 __all__ = [
     "AuthenticationFailed",
     "FrameDecoder",
+    "RaftTLS",
     "RaftTransport",
     "TransportConfig",
     "TransportError",
+    "check_peer_certificate",
     "encode_frame",
 ]
 
@@ -76,6 +87,29 @@ class AuthenticationFailed(TransportError):
 
 
 @dataclass(frozen=True, slots=True)
+class RaftTLS:
+    """Mutual TLS for Raft: ``server`` must require caller certificates (``agents.rpc.tls.server_context``);
+    peers must hold ``server.<region>.caravan`` certificates."""
+
+    server: ssl.SSLContext
+    client: ssl.SSLContext
+    region: str
+
+    def __post_init__(self) -> None:
+        assert self.server.verify_mode == ssl.CERT_REQUIRED, "Raft TLS must be mutual"
+        assert self.client.verify_mode == ssl.CERT_REQUIRED, "a Raft peer must verify the server"
+
+
+def check_peer_certificate(peercert: dict[str, object] | None, region: str, who: str) -> None:
+    """Raises ``AuthenticationFailed`` unless the verified certificate names a server of ``region``."""
+    granted = certificate_roles(peercert or {})
+    if (Role.SERVER, region) not in granted:
+        shown = ", ".join(sorted(f"{r}.{g}" for r, g in granted)) or "none"
+        raise AuthenticationFailed(f"{who}'s certificate does not name a server of region {region} "
+                                   f"(it grants: {shown})")
+
+
+@dataclass(frozen=True, slots=True)
 class TransportConfig:
     """Limits of the transport. ``max_queue_msgs`` bounds what waits for one peer; past it, messages drop."""
 
@@ -86,6 +120,7 @@ class TransportConfig:
     handshake_timeout_s: float = 2.0
     backoff_min_ms: int = 20
     backoff_max_ms: int = 1000
+    tls: RaftTLS | None = None
 
     def __post_init__(self) -> None:
         if not self.cluster_key:
@@ -256,9 +291,17 @@ class _Peer:
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         config = self.transport.config
         host, port = self.address
-        async with asyncio.timeout(config.connect_timeout_s):
-            reader, writer = await asyncio.open_connection(host, port)
+        tls = config.tls
+        async with asyncio.timeout(config.connect_timeout_s + (config.handshake_timeout_s if tls else 0)):
+            if tls is None:
+                reader, writer = await asyncio.open_connection(host, port)
+            else:
+                reader, writer = await asyncio.open_connection(
+                    host, port, ssl=tls.client, server_hostname=server_name(tls.region),
+                    ssl_handshake_timeout=config.handshake_timeout_s)
         try:
+            if tls is not None:
+                check_peer_certificate(writer.get_extra_info("peercert"), tls.region, f"peer {self.id}")
             async with asyncio.timeout(config.handshake_timeout_s):
                 await client_handshake(reader, writer, config.cluster_key, self.transport.node_id, self.id)
         except BaseException:
@@ -324,7 +367,10 @@ class RaftTransport:
     async def start(self) -> None:
         """Listen, and start connecting to every known peer."""
         host, port = self.listen
-        self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
+        tls = self.config.tls
+        self._server = await asyncio.start_server(
+            self._serve, host, port, reuse_address=True, ssl=tls.server if tls else None,
+            ssl_handshake_timeout=self.config.handshake_timeout_s if tls else None)
         for peer_id, address in self._addresses.items():
             self._start_peer(peer_id, address)
 
@@ -391,6 +437,9 @@ class RaftTransport:
         assert task is not None
         self._inbound.add(task)
         try:
+            tls = self.config.tls
+            if tls is not None:
+                check_peer_certificate(writer.get_extra_info("peercert"), tls.region, "a connecting peer")
             async with asyncio.timeout(self.config.handshake_timeout_s):
                 peer_id = await server_handshake(reader, writer, self.config.cluster_key, self.node_id)
             await self._receive(peer_id, reader)

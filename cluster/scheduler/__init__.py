@@ -23,7 +23,12 @@ from cluster.scheduler.blocked import BlockedEvals, CapacityChanges, capacity_ch
 from cluster.scheduler.broker import EvalBroker
 from cluster.scheduler.drainer import NodeDrainer, drain_deadline_ns
 from cluster.scheduler.generic import GenericScheduler
-from cluster.scheduler.heartbeat import HeartbeatTracker, heartbeat_ttl_ns, node_down_command
+from cluster.scheduler.heartbeat import (
+    HeartbeatTracker,
+    heartbeat_ttl_ns,
+    node_down_command,
+    node_reconnect_evals,
+)
 from cluster.scheduler.local_planner import LocalPlanner
 from cluster.scheduler.plan import DesiredUpdates, Plan, PlanResult
 from cluster.scheduler.plan_apply import evaluate_plan
@@ -50,5 +55,6 @@ __all__ = [
     "evaluate_plan",
     "heartbeat_ttl_ns",
     "node_down_command",
+    "node_reconnect_evals",
     "process_eval",
 ]

@@ -15,11 +15,16 @@ from cluster.structs.job import Job
 __all__ = [
     "alloc_index",
     "client_terminal",
+    "disconnect_expired",
+    "disconnect_window_ns",
     "index_of_name",
     "is_canary",
     "is_healthy",
     "is_unhealthy",
+    "last_unknown_ns",
     "lookup_group",
+    "needs_to_reconnect",
+    "replaces_when_disconnected",
     "server_terminal",
     "should_force_reschedule",
     "should_migrate",
@@ -97,3 +102,52 @@ def ran_successfully(a: Allocation) -> bool:
     """Every task finished and none failed (a batch allocation that completed its work)."""
     states = a.TaskStates or {}
     return bool(states) and all(s.State == "dead" and not s.Failed for s in states.values())
+
+
+def disconnect_window_ns(a: Allocation) -> int | None:
+    """How long the allocation may stay ``unknown`` on a disconnected client before it is lost
+    (``disconnect { lost_after }``, or the older ``max_client_disconnect``); None: it is lost at
+    once, as without either."""
+    tg = lookup_group(a.Job, a.TaskGroup)
+    if tg is None:
+        return None
+    if tg.Disconnect is not None and tg.Disconnect.LostAfter:
+        return tg.Disconnect.LostAfter
+    return tg.MaxClientDisconnect or None
+
+
+def replaces_when_disconnected(a: Allocation) -> bool:
+    """Whether an ``unknown`` allocation gets a replacement while its client is away
+    (``disconnect { replace }``, default true; the older ``prevent_reschedule_on_lost`` inverts it)."""
+    tg = lookup_group(a.Job, a.TaskGroup)
+    if tg is None:
+        return True
+    if tg.Disconnect is not None and tg.Disconnect.Replace is not None:
+        return tg.Disconnect.Replace
+    return not tg.PreventRescheduleOnLost
+
+
+def last_unknown_ns(a: Allocation) -> int:
+    """When the servers last recorded the allocation going ``unknown`` (0: never)."""
+    for state in reversed(a.AllocStates or ()):
+        if state.Field == "ClientStatus" and state.Value == AllocClientStatus.UNKNOWN:
+            return to_ns(state.Time)
+    return 0
+
+
+def needs_to_reconnect(a: Allocation) -> bool:
+    """The last client status the servers recorded is ``unknown``: its client was away and the
+    allocation has not been reconciled since (Nomad's ``NeedsToReconnect``)."""
+    for state in reversed(a.AllocStates or ()):
+        if state.Field == "ClientStatus":
+            return state.Value == AllocClientStatus.UNKNOWN
+    return False
+
+
+def disconnect_expired(a: Allocation, now_ns: int) -> bool:
+    """An ``unknown`` allocation whose disconnect window has run out: now lost."""
+    if a.ClientStatus != AllocClientStatus.UNKNOWN:
+        return False
+    since = last_unknown_ns(a)
+    window = disconnect_window_ns(a)
+    return bool(since) and window is not None and now_ns >= since + window

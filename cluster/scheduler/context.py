@@ -10,6 +10,7 @@ anti-affinity and ``distinct_hosts``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from random import Random
 
 import numpy as np
@@ -63,11 +64,15 @@ def reserved_ports(node: Node) -> int:
 class EvalContext:
     """Mutable per-evaluation view: ``state`` plus ``plan``."""
 
-    def __init__(self, state: State, plan: Plan, rng: Random, now_ns: int) -> None:
+    def __init__(self, state: State, plan: Plan, rng: Random, now_ns: int,
+                 clock_ns: Callable[[], int] | None = None) -> None:
         self.state = state
         self.plan = plan
         self.rng = rng
         self.now_ns = now_ns
+        # A monotonic clock the shell may hand in to measure placements (AllocMetric.AllocationTime);
+        # the decisions never read it.
+        self.clock_ns = clock_ns
         self.config: SchedulerConfiguration = state.scheduler_config()
         self.table = state.node_table
         self.cpu_used: IntArray = self.table.cpu_used.copy()

@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from cluster.scheduler.constraints import constraint_text, meets
 from cluster.scheduler.context import EvalContext
+from cluster.scheduler.devices import device_fits
 from cluster.scheduler.spec import GroupSpec
 from cluster.state.node_class import target_escapes_class
 from cluster.structs.node import Node
@@ -59,22 +60,12 @@ def _has_driver(node: Node, driver: str) -> bool:
     return value.lower() in ("1", "t", "true")
 
 
-def _device_matches(node: Node, name: str, count: int) -> bool:
-    parts = name.split("/")
-    for dev in (node.NodeResources.Devices if node.NodeResources else None) or ():
-        ident = {1: (dev.Type,), 2: (dev.Vendor, dev.Type), 3: (dev.Vendor, dev.Type, dev.Name)}.get(len(parts))
-        if ident == tuple(parts) and sum(1 for i in dev.Instances or () if i.Healthy) >= count:
-            return True
-    return False
-
-
 def _group_checks(spec: GroupSpec) -> list[Check]:
     def drivers(node: Node) -> str | None:
         return None if all(_has_driver(node, d) for d in spec.drivers) else MISSING_DRIVERS
 
     def devices(node: Node) -> str | None:
-        ok = all(_device_matches(node, d.Name, d.Count or 1) for d in spec.devices)
-        return None if ok else MISSING_DEVICES
+        return None if device_fits(node, spec.devices) else MISSING_DEVICES
 
     def network(node: Node) -> str | None:
         mode = (spec.network.Mode or "host") if spec.network is not None else "host"

@@ -10,6 +10,7 @@ rescheduled later get follow-up evaluations that wait until then.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from random import Random
 
 import msgspec
@@ -79,7 +80,9 @@ def _progress(result: PlanResult | None) -> bool:
 
 
 class GenericScheduler:
-    def __init__(self, state: State, planner: Planner, rng: Random, now_ns: int, batch: bool) -> None:
+    def __init__(self, state: State, planner: Planner, rng: Random, now_ns: int, batch: bool,
+                 clock_ns: Callable[[], int] | None = None) -> None:
+        self.clock_ns = clock_ns
         self.state = state
         self.planner = planner
         self.rng = rng
@@ -135,7 +138,7 @@ class GenericScheduler:
         plan = Plan(EvalID=ev.ID, Priority=ev.Priority, Job=job, AllAtOnce=bool(job.AllAtOnce) if job else False,
                     SnapshotIndex=state.latest_index())
         self.deployment = None if self.batch else state.latest_deployment_by_job(ev.Namespace, ev.JobID)
-        ctx = self.ctx = EvalContext(state, plan, self.rng, self.now_ns)
+        ctx = self.ctx = EvalContext(state, plan, self.rng, self.now_ns, self.clock_ns)
         self._compute_job_allocs(ev, job, ctx)
         delay_instead = bool(self.followups) and to_zero(ev)
         if ev.Status != EvalStatus.BLOCKED and self.failed and self.blocked is None and not delay_instead:

@@ -118,8 +118,10 @@ class Placer:
             return
         kit = self.kit(tg)
         names = iter(items)
+        timer = _PassTimer(self.ctx.clock_ns)
 
         def commit(p: Pass) -> None:
+            timer.stamp(p)
             self._commit(kit.spec, p, [next(names) for _ in range(len(p.slots))])
 
         failure = kit.selector.select(len(items), SelectOptions(), commit)
@@ -137,7 +139,13 @@ class Placer:
         prev = item.previous
         if item.stop_previous and prev is not None:
             self.ctx.stop(prev, item.stop_previous)
-        failure = kit.selector.select(1, _options(self.ctx, item), lambda p: self._commit(kit.spec, p, [item]))
+        timer = _PassTimer(self.ctx.clock_ns)
+
+        def commit(p: Pass) -> None:
+            timer.stamp(p)
+            self._commit(kit.spec, p, [item])
+
+        failure = kit.selector.select(1, _options(self.ctx, item), commit)
         if failure is not None:
             self._fail(tg, failure, 0)
             if item.stop_previous and prev is not None:
@@ -186,3 +194,23 @@ class Placer:
                 ctx.place(alloc, slot)
         if shared is not None:
             ctx.place_many(allocs, p.slots, spec.cpu, spec.memory_mb, spec.disk_mb)
+
+
+class _PassTimer:
+    """Nomad's ``AllocMetric.AllocationTime``: the time since the previous pass (or the start),
+    shared out over the pass's placements. Without a clock it does nothing."""
+
+    __slots__ = ("_clock", "_last_ns")
+
+    def __init__(self, clock_ns: Callable[[], int] | None) -> None:
+        self._clock = clock_ns
+        self._last_ns = clock_ns() if clock_ns is not None else 0
+
+    def stamp(self, p: Pass) -> None:
+        if self._clock is None or not p.metrics:
+            return
+        now_ns = self._clock()
+        each_ns = (now_ns - self._last_ns) // len(p.metrics)
+        self._last_ns = now_ns
+        for metric in p.metrics:
+            metric.AllocationTime = each_ns

@@ -2,7 +2,8 @@
 keep what still fits, and say which nodes were refused.
 
 Schedulers work on snapshots that may be stale by the time their plan arrives; the applier
-re-checks every node the plan places on: the node must still exist and be ready, be eligible
+re-checks every node the plan places on: the node must still exist and be ready (a disconnected
+node only takes its allocations being marked unknown), be eligible
 (unless the plan only updates allocations already there), and hold everything the plan leaves
 on it: cpu, memory, disk and ports. Stops and evictions always apply. A refused node drops all
 of the plan's changes on it; the result then carries ``RefreshIndex`` so the scheduler retries on
@@ -20,7 +21,7 @@ from cluster.scheduler.ports import State
 from cluster.state.nodetable import alloc_ports, alloc_usage, alloc_uses_resources
 from cluster.state.requests import AllocPreemptDiff
 from cluster.structs.alloc import AllocatedResources, Allocation
-from cluster.structs.constants import EvalStatus, EvalTrigger, NodeEligibility, NodeStatus
+from cluster.structs.constants import AllocClientStatus, EvalStatus, EvalTrigger, NodeEligibility, NodeStatus
 from cluster.structs.evaluation import Evaluation
 
 __all__ = ["evaluate_node", "evaluate_plan", "preemption_evals"]
@@ -51,10 +52,14 @@ def evaluate_node(state: State, plan: Plan, node_id: str, usage: _Usage | None =
     node = state.node_by_id(node_id)
     if node is None:
         return False, "node does not exist"
+    existing = [state.alloc_by_id(a.ID) for a in placed]
+    if node.Status == NodeStatus.DISCONNECTED and all(
+            e is not None and e.NodeID == node_id and a.ClientStatus == AllocClientStatus.UNKNOWN
+            for a, e in zip(placed, existing, strict=True)):
+        return True, ""  # marking the allocations of a disconnected client unknown takes nothing
     if node.Status != NodeStatus.READY:
         return False, "node is not ready for placements"
     usage = usage or _Usage()
-    existing = [state.alloc_by_id(a.ID) for a in placed]
     if node.SchedulingEligibility == NodeEligibility.INELIGIBLE and not all(
             e is not None and e.NodeID == node_id and alloc_uses_resources(e) for e in existing):
         return False, "node is not eligible"

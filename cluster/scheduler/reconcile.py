@@ -7,8 +7,10 @@ first); allocations on lost nodes stop as lost and are replaced; allocations mar
 (by a drain) are stopped and placed elsewhere; failed ones are rescheduled now or get a delayed
 follow-up evaluation; changed job versions update in place when only what an allocation can
 take in place changed, else destructively, and then at most ``max_parallel`` at a time behind a
-deployment, after ``canary`` canaries have been placed and promoted. Disconnected clients
-(``disconnect`` blocks) are not modelled: their allocations are treated as lost.
+deployment, after ``canary`` canaries have been placed and promoted. A group with a disconnect
+window (``disconnect { lost_after }`` or ``max_client_disconnect``) keeps the allocations of a
+disconnected client as ``unknown`` and replaces them meanwhile; when the window runs out they are
+lost, and when the client comes back first the original stays and its replacement stops.
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 
 from cluster.deployments.descriptions import DeploymentDescription
-from cluster.scheduler.allocs import alloc_index, is_canary, is_healthy, is_unhealthy, lookup_group
+from cluster.scheduler.allocs import (
+    alloc_index,
+    disconnect_window_ns,
+    is_canary,
+    is_healthy,
+    is_unhealthy,
+    lookup_group,
+    replaces_when_disconnected,
+)
 from cluster.scheduler.plan import DesiredUpdates
 from cluster.scheduler.reconcile_sets import (
     AllocNameIndex,
@@ -37,7 +47,7 @@ from cluster.scheduler.reconcile_sets import (
 )
 from cluster.state.requests import DeploymentStatusUpdate
 from cluster.state.snapshot import ACTIVE_DEPLOYMENT_STATUSES
-from cluster.structs.alloc import Allocation
+from cluster.structs.alloc import Allocation, AllocState
 from cluster.structs.constants import AllocClientStatus, DeploymentStatus, EvalStatus, EvalTrigger
 from cluster.structs.deployment import Deployment, DeploymentState
 from cluster.structs.evaluation import Evaluation
@@ -58,9 +68,14 @@ class StopReason:
     RESCHEDULED = "alloc was rescheduled because it failed"
     IN_PLACE = "alloc updating in-place"
     NODE_TAINTED = "alloc not needed as node is tainted"
+    RECONNECTED = "alloc not needed due to disconnected client reconnect"
+
+
+UNKNOWN_DESCRIPTION = "alloc is unknown since its node is disconnected"
 
 
 RESCHEDULING_FOLLOWUP = "created for delayed rescheduling"
+DISCONNECT_FOLLOWUP = "created for delayed disconnect timeout"
 
 # (ignore, destructive, updated allocation): the scheduler's answer for one existing allocation.
 UpdateFn = Callable[[Allocation, Job, TaskGroup], tuple[bool, bool, Allocation | None]]
@@ -227,9 +242,11 @@ class AllocReconciler:
         every, ignored = old_terminal(every, self.batch, job.Version or 0, job.CreateIndex or 0)
         desired.Ignore += len(ignored)
         canaries, every = self._cancel_unneeded_canaries(every, desired, result)
-        tainted = by_tainted(every, self.tainted)
+        tainted = by_tainted(every, self.tainted, self.now_ns)
         untainted, migrate, lost = tainted.untainted, tainted.migrate, tainted.lost
         desired.Ignore += len(tainted.ignore)
+        untainted = self._reconnect(tainted.reconnecting, untainted, desired, result)
+        untainted, replaced = self._disconnect(tainted.disconnecting, untainted, result)
         untainted, reschedule_now, reschedule_later = by_reschedulable(
             untainted, self.batch, self.now_ns, self.eval_id, self.deployment)
         if reschedule_later:
@@ -237,7 +254,8 @@ class AllocReconciler:
             result.followup_evals.extend(evals)
             result.attribute_updates.update(updates)
             desired.RescheduleLater += len(reschedule_later)
-        name_index = AllocNameIndex(self.job_id, group, tg.Count, union(untainted, migrate, reschedule_now, lost))
+        name_index = AllocNameIndex(self.job_id, group, tg.Count,
+                                    union(untainted, migrate, reschedule_now, lost, replaced))
         result.name_indexes[group] = name_index
         canarying = dstate.DesiredCanaries != 0 and not dstate.Promoted
         stop = self._compute_stop(tg, name_index, untainted, migrate, lost, canaries, canarying, result)
@@ -258,11 +276,12 @@ class AllocReconciler:
         canarying = dstate.DesiredCanaries != 0 and not dstate.Promoted
         under = self._under_provisioned_by(tg, untainted, destructive, migrate, canarying)
 
-        place = self._placements(tg, name_index, untainted, migrate, reschedule_now, lost, canarying)
+        lost_or_away = union(lost, replaced)  # both get replacements; only the lost stop
+        place = self._placements(tg, name_index, untainted, migrate, reschedule_now, lost_or_away, canarying)
         if not existing_deployment:
             dstate.DesiredTotal += len(place)
         ready = not self.paused and not self.failed and not canarying
-        under = self._place(ready, desired, place, reschedule_now, lost, under, result)
+        under = self._place(ready, desired, place, reschedule_now, lost_or_away, under, result)
         if ready:
             result.destructive.extend(self._destructive(destructive, under, desired, tg))
         else:
@@ -317,6 +336,70 @@ class AllocReconciler:
             canaries = tainted.untainted
             every = difference(every, tainted.migrate, tainted.lost)
         return canaries, every
+
+    def _disconnect(self, disconnecting: AllocSet, untainted: AllocSet,
+                    result: ReconcileResults) -> tuple[AllocSet, AllocSet]:
+        """Marks allocations of a just-disconnected client unknown (recording when) and asks for an
+        evaluation at the end of their window, which finds them lost if the client is still away.
+        Returns (untainted, allocations to replace meanwhile): those whose group replaces
+        (``disconnect { replace }``); the others keep holding their place."""
+        if not disconnecting:
+            return untainted, {}
+        job = self.job
+        assert job is not None
+        now = _ns_to_time(self.now_ns)
+        followups: dict[int, Evaluation] = {}
+        untainted = dict(untainted)
+        replaced: AllocSet = {}
+        for alloc in name_order(disconnecting):
+            window = disconnect_window_ns(alloc)
+            assert window is not None
+            at_ns = self.now_ns + window
+            ev = followups.get(at_ns)
+            if ev is None:
+                ev = followups[at_ns] = Evaluation(
+                    ID=self.new_id(), Namespace=job.Namespace or "", Priority=self.eval_priority,
+                    Type=job.Type or "", TriggeredBy=EvalTrigger.MAX_DISCONNECT_TIMEOUT, JobID=job.ID or "",
+                    JobModifyIndex=job.ModifyIndex or 0, Status=EvalStatus.PENDING,
+                    StatusDescription=DISCONNECT_FOLLOWUP, WaitUntil=_ns_to_time(at_ns))
+            states = [*(alloc.AllocStates or ()), AllocState(Field="ClientStatus", Value=AllocClientStatus.UNKNOWN,
+                                                             Time=now)]
+            unknown = msgspec.structs.replace(alloc, ClientStatus=AllocClientStatus.UNKNOWN,
+                                              ClientDescription=UNKNOWN_DESCRIPTION, AllocStates=states,
+                                              FollowupEvalID=ev.ID)
+            result.attribute_updates[alloc.ID] = unknown
+            if replaces_when_disconnected(alloc):
+                replaced[alloc.ID] = alloc
+            else:
+                untainted[alloc.ID] = alloc
+        result.followup_evals.extend(followups.values())
+        return untainted, replaced
+
+    def _reconnect(self, reconnecting: AllocSet, untainted: AllocSet, desired: DesiredUpdates,
+                   result: ReconcileResults) -> AllocSet:
+        """Allocations whose client came back (Nomad's ``keep_original``): once the client has
+        reported one as running, it stays and its replacements stop; one that failed or finished
+        meanwhile keeps its replacement. Either way the reconnection is recorded. Returns the
+        untainted allocations."""
+        if not reconnecting:
+            return untainted
+        now = _ns_to_time(self.now_ns)
+        untainted = dict(untainted)
+        for alloc in name_order(reconnecting):
+            if alloc.ClientStatus == AllocClientStatus.UNKNOWN:
+                desired.Ignore += 1  # the client is back but has not reported this allocation yet
+                continue
+            states = [*(alloc.AllocStates or ()), AllocState(Field="ClientStatus", Value=alloc.ClientStatus,
+                                                             Time=now)]
+            result.attribute_updates[alloc.ID] = msgspec.structs.replace(alloc, AllocStates=states)
+            if alloc.ClientStatus in (AllocClientStatus.RUNNING, AllocClientStatus.PENDING):
+                replacements = {i: a for i, a in untainted.items() if a.Name == alloc.Name and i != alloc.ID}
+                result.stop.extend(_stops(replacements, StopReason.RECONNECTED))
+                desired.Stop += len(replacements)
+                for alloc_id in replacements:
+                    del untainted[alloc_id]
+            untainted[alloc.ID] = alloc
+        return untainted
 
     def _reschedule_later_evals(self, later: list[DelayedReschedule]) -> tuple[list[Evaluation], dict[str, Allocation]]:
         """Follow-up evaluations that wake at the reschedule time, batching failures within 5 s."""

@@ -9,12 +9,15 @@ placements fill the lowest free indexes below the count, scale-downs remove the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cluster.scheduler.allocs import (
     alloc_index,
     client_terminal,
+    disconnect_expired,
+    disconnect_window_ns,
     is_canary,
+    needs_to_reconnect,
     ran_successfully,
     server_terminal,
     should_force_reschedule,
@@ -143,13 +146,25 @@ class Tainted:
     migrate: AllocSet
     lost: AllocSet
     ignore: AllocSet
+    # Running on a client that just disconnected, with a disconnect window: to mark unknown.
+    disconnecting: AllocSet = field(default_factory=dict)
+    # Were unknown and their client is back: to reconcile with their replacements.
+    reconnecting: AllocSet = field(default_factory=dict)
 
 
-def by_tainted(allocs: AllocSet, tainted: dict[str, Node | None]) -> Tainted:
-    """Splits by what the allocation's node says (Nomad's classification rules, without the
-    disconnected-client cases: a disconnected node's allocations are lost)."""
+def by_tainted(allocs: AllocSet, tainted: dict[str, Node | None], now_ns: int | None = None) -> Tainted:
+    """Splits by what the allocation's node says (Nomad's ``filterByTainted``). With ``now_ns``,
+    groups with a disconnect window get Nomad's disconnected-client rules: running allocations of
+    a disconnected node are disconnecting (pending ones lost), unknown ones wait (ignored) until
+    their window runs out (lost) or their client comes back (reconnecting). Without it, or without
+    a window, a disconnected node's allocations are lost."""
     out = Tainted({}, {}, {}, {})
     for alloc_id, alloc in allocs.items():
+        supports = now_ns is not None and disconnect_window_ns(alloc) is not None
+        if supports and alloc.NodeID not in tainted and needs_to_reconnect(alloc) \
+                and alloc.DesiredStatus == AllocDesiredStatus.RUN:
+            out.reconnecting[alloc_id] = alloc
+            continue
         if terminal(alloc):
             if server_terminal(alloc):
                 out.ignore[alloc_id] = alloc
@@ -161,11 +176,22 @@ def by_tainted(allocs: AllocSet, tainted: dict[str, Node | None]) -> Tainted:
         if should_migrate(alloc):
             out.migrate[alloc_id] = alloc
             continue
+        if supports and now_ns is not None and disconnect_expired(alloc, now_ns):
+            out.lost[alloc_id] = alloc
+            continue
+        if supports and alloc.ClientStatus == AllocClientStatus.UNKNOWN:
+            out.ignore[alloc_id] = alloc  # waits for its client, or for its window to run out
+            continue
         if alloc.NodeID not in tainted:
             out.untainted[alloc_id] = alloc
             continue
         node = tainted[alloc.NodeID]
-        if node is None or node.Status in (NodeStatus.DOWN, NodeStatus.DISCONNECTED):
+        if supports and node is not None and node.Status == NodeStatus.DISCONNECTED:
+            if alloc.ClientStatus == AllocClientStatus.RUNNING:
+                out.disconnecting[alloc_id] = alloc
+            else:
+                out.lost[alloc_id] = alloc
+        elif node is None or node.Status in (NodeStatus.DOWN, NodeStatus.DISCONNECTED):
             out.lost[alloc_id] = alloc
         else:
             out.untainted[alloc_id] = alloc

@@ -12,6 +12,7 @@ Sysbatch allocations that completed successfully are not run again for the same 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from random import Random
 
@@ -53,7 +54,9 @@ def _name(job: Job, tg: TaskGroup) -> str:
 
 
 class SystemScheduler:
-    def __init__(self, state: State, planner: Planner, rng: Random, now_ns: int, sysbatch: bool) -> None:
+    def __init__(self, state: State, planner: Planner, rng: Random, now_ns: int, sysbatch: bool,
+                 clock_ns: Callable[[], int] | None = None) -> None:
+        self.clock_ns = clock_ns
         self.state = state
         self.planner = planner
         self.rng = rng
@@ -94,7 +97,7 @@ class SystemScheduler:
         state = self.state
         job = state.job_by_id(ev.Namespace, ev.JobID)
         plan = Plan(EvalID=ev.ID, Priority=ev.Priority, Job=job, SnapshotIndex=state.latest_index())
-        ctx = self.ctx = EvalContext(state, plan, self.rng, self.now_ns)
+        ctx = self.ctx = EvalContext(state, plan, self.rng, self.now_ns, self.clock_ns)
         self.failed, self.queued = {}, {}
         self.failed_node_id = ""
         allocs = state.allocs_by_job(ev.Namespace, ev.JobID, True)

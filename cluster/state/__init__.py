@@ -7,6 +7,7 @@ deployments, services and the scheduler configuration.
     events = store.commit(txn)             # Nomad-style change events, one per changed object
     snap = store.snapshot()                # O(1), immutable: schedulers read while writes go on
     snap.allocs_by_node(node.ID)
+    snap.job_summary(namespace, job_id)    # allocations per task group by status (Nomad's JobSummary)
     state_to_bytes(snap) / state_from_bytes(data)   # for Raft snapshots
 
 The write functions (``write_*`` modules) hold Nomad's rules for each kind of change; the FSM
@@ -20,6 +21,7 @@ from cluster.state.records import PreemptionConfig, SchedulerConfiguration, Serv
 from cluster.state.requests import AllocPreemptDiff, AllocStopDiff, DeploymentStatusUpdate
 from cluster.state.snapshot import StateSnapshot
 from cluster.state.store import StateStore
+from cluster.state.summaries import JobChildrenSummary, JobSummary, TaskGroupSummary
 from cluster.state.txn import WriteTxn
 
 __all__ = [
@@ -28,12 +30,15 @@ __all__ = [
     "DeploymentStatusUpdate",
     "Event",
     "EventType",
+    "JobChildrenSummary",
+    "JobSummary",
     "NodeTable",
     "PreemptionConfig",
     "SchedulerConfiguration",
     "ServiceRegistration",
     "StateSnapshot",
     "StateStore",
+    "TaskGroupSummary",
     "Topic",
     "WriteTxn",
     "alloc_uses_resources",

@@ -18,6 +18,7 @@ from cluster.errors import InvalidInput
 from cluster.state.nodetable import NodeTable, NodeTableWriter
 from cluster.state.records import SchedulerConfiguration, ServiceRegistration
 from cluster.state.snapshot import Group, StateSnapshot, Tables
+from cluster.state.summaries import JobSummary
 from cluster.structs.alloc import Allocation
 from cluster.structs.deployment import Deployment
 from cluster.structs.evaluation import Evaluation
@@ -43,6 +44,7 @@ class _Image(msgspec.Struct, kw_only=True):
     deployments: list[Deployment]
     services: list[ServiceRegistration]
     scheduler_config: SchedulerConfiguration
+    job_summaries: list[JobSummary] = msgspec.field(default_factory=list)
 
 
 def state_to_bytes(snapshot: StateSnapshot) -> bytes:
@@ -69,6 +71,7 @@ def state_to_bytes(snapshot: StateSnapshot) -> bytes:
         allocs=[msgspec.structs.replace(a, Job=None) for a in allocs], alloc_job=alloc_job,
         evals=list(t.evals.values()), deployments=list(t.deployments.values()),
         services=list(t.services.values()), scheduler_config=t.scheduler_config,
+        job_summaries=list(t.job_summaries.values()),
     )
     return msgspec.msgpack.encode(image)
 
@@ -112,6 +115,7 @@ def state_from_bytes(data: bytes) -> StateSnapshot:
         services_by_name=_groups(image.services, lambda s: (s.Namespace, s.ServiceName), index),
         services_by_alloc=_groups(image.services, lambda s: s.AllocID, index),
         node_table=_node_table(image.nodes, image.allocs, index),
+        job_summaries=immutables.Map({(s.Namespace, s.JobID): s for s in image.job_summaries}),
     )
     return StateSnapshot(tables)
 

@@ -25,6 +25,7 @@ class Topic:
     EVALUATION = "Evaluation"
     ALLOCATION = "Allocation"
     JOB = "Job"
+    JOB_SUMMARY = "JobSummary"
     NODE = "Node"
     SERVICE = "Service"
     OPERATOR = "Operator"  # Caravan's addition: scheduler configuration changes

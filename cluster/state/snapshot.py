@@ -18,6 +18,7 @@ import immutables
 
 from cluster.state.nodetable import NodeTable, alloc_uses_resources
 from cluster.state.records import SchedulerConfiguration, ServiceRegistration
+from cluster.state.summaries import JobSummary
 from cluster.structs.alloc import Allocation
 from cluster.structs.constants import DeploymentStatus
 from cluster.structs.deployment import Deployment
@@ -92,6 +93,8 @@ class Tables(NamedTuple):
     services_by_name: immutables.Map[JobKey, Group[ServiceRegistration]]
     services_by_alloc: immutables.Map[str, Group[ServiceRegistration]]
     node_table: NodeTable
+    # Last so that positional construction keeps working; watch index "job_summary".
+    job_summaries: immutables.Map[JobKey, JobSummary] = immutables.Map()
 
     @staticmethod
     def empty() -> Tables:
@@ -154,6 +157,17 @@ class StateSnapshot:
             if job.Version == version:
                 return job
         return None
+
+    def job_summary(self, namespace: str, job_id: str) -> JobSummary | None:
+        """Nomad's job summary: allocations per task group by status, and child jobs by status.
+        Its ``ModifyIndex`` (or ``table_index("job_summary")``) is what a blocking query waits on.
+        Shared state: read-only."""
+        return self._t.job_summaries.get((namespace, job_id))
+
+    def job_summaries(self, namespace: str | None = None) -> Iterator[JobSummary]:
+        for (ns, _), summary in self._t.job_summaries.items():
+            if namespace is None or ns == namespace:
+                yield summary
 
     def jobs(self, namespace: str | None = None) -> Iterator[Job]:
         for (ns, _), job in self._t.jobs.items():

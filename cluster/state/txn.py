@@ -30,6 +30,13 @@ from cluster.state.snapshot import (
     Tables,
     node_group,
 )
+from cluster.state.summaries import (
+    JobSummary,
+    SummaryStager,
+    Transitions,
+    count_changed_alloc,
+    count_new_allocs,
+)
 from cluster.structs.alloc import Allocation
 from cluster.structs.deployment import Deployment
 from cluster.structs.evaluation import Evaluation
@@ -67,6 +74,7 @@ class WriteTxn:
         self._config: SchedulerConfiguration | None = None
         # Groups of allocations of nodes that left or joined in this write (None: removed).
         self._orphans: dict[str, Group[Allocation] | None] = {}
+        self._summaries = SummaryStager(base.job_summaries.get, index)
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -152,6 +160,10 @@ class WriteTxn:
         job: Job | None = self._get("jobs", (namespace, job_id))
         return job
 
+    def job_summary(self, namespace: str, job_id: str) -> JobSummary | None:
+        """The job's summary as this write sees it (read-only)."""
+        return self._summaries.get((namespace, job_id))
+
     def job_versions(self, namespace: str, job_id: str) -> tuple[Job, ...]:
         versions: tuple[Job, ...] = self._get("job_versions", (namespace, job_id)) or ()
         return versions
@@ -189,7 +201,9 @@ class WriteTxn:
     def put_job(self, job: Job, event_type: str) -> None:
         """Stores ``job`` as the current version and tracks it among the job's versions."""
         key = job_key(job)
+        old = self.job(*key)
         self._map("jobs")[key] = job
+        self._summaries.job_put(old, job, event_type)
         versions = [v for v in self.job_versions(*key) if v.Version != job.Version]
         versions.insert(0, job)
         versions.sort(key=lambda v: -(v.Version or 0))
@@ -210,6 +224,7 @@ class WriteTxn:
         versions = self._map("job_versions")
         if (namespace, job_id) in versions:
             del versions[(namespace, job_id)]
+        self._summaries.job_deleted(job, event_type)
         self._event(Topic.JOB, event_type, job_id, namespace, "Job", job)
 
     # -- nodes ---------------------------------------------------------------------------------
@@ -267,6 +282,7 @@ class WriteTxn:
         self._events.add_allocs(allocs, event_type)
         olds: list[Allocation | None] = []
         fresh: list[Allocation] = []
+        moved: Transitions = {}
         for alloc in allocs:
             alloc_id = alloc.ID
             old: Allocation | None = stored.get(alloc_id)
@@ -275,6 +291,7 @@ class WriteTxn:
             if old is not None:
                 self._index_alloc(old, alloc, alloc_id)
                 writer.change_alloc(old, alloc)
+                count_changed_alloc(moved, old, alloc)
                 continue
             fresh.append(alloc)
             members = by_node.get(alloc.NodeID)
@@ -297,6 +314,9 @@ class WriteTxn:
                     deployment_members = by_deployment.setdefault(deployment_id, {})
                 deployment_members[alloc_id] = True
         writer.add_allocs(fresh)
+        count_new_allocs(moved, fresh)
+        if moved:
+            self._summaries.allocs_moved(moved, event_type)
         return olds
 
     def delete_alloc(self, alloc_id: str) -> None:
@@ -336,6 +356,7 @@ class WriteTxn:
         if old is not None and (old.Namespace, old.JobID) != (ev.Namespace, ev.JobID):
             self._group_change("evals_by_job", (old.Namespace, old.JobID), ev.ID, None)
         self._group_change("evals_by_job", (ev.Namespace, ev.JobID), ev.ID, ev)
+        self._summaries.queued(ev.Namespace, ev.JobID, ev.QueuedAllocations, event_type)
         self._event(Topic.EVALUATION, event_type, ev.ID, ev.Namespace, "Evaluation", ev,
                     [ev.JobID, ev.DeploymentID])
 
@@ -412,6 +433,7 @@ class WriteTxn:
                 fields["allocs_by_node"] = orphans.finish()
         if self._config is not None:
             fields["scheduler_config"] = self._config
+        self._commit_summaries(fields)
         if self._node_writer is not None:
             fields["node_table"] = self._node_writer.finish()
         if self._touched:
@@ -422,6 +444,20 @@ class WriteTxn:
         tables = self._base._replace(**fields)
         events, self._events = self._events, EventBatch(index)
         return StateSnapshot(tables), events
+
+    def _commit_summaries(self, fields: dict[str, Any]) -> None:
+        changes = list(self._summaries.changes())
+        if not changes:
+            return
+        with self._base.job_summaries.mutate() as m:
+            for key, summary, event_type in changes:
+                if summary is not None:
+                    m[key] = summary
+                    self._event(Topic.JOB_SUMMARY, event_type, key[1], key[0], "JobSummary", summary)
+                elif key in m:
+                    del m[key]
+            fields["job_summaries"] = m.finish()
+        self._touched.add("job_summary")
 
     def _commit_ids(self, base: immutables.Map[Any, IdGroup],
                     groups: dict[Any, dict[str, Any]]) -> immutables.Map[Any, IdGroup]:

@@ -23,6 +23,7 @@ __all__ = [
     "AllocDeploymentStatus",
     "AllocMetric",
     "AllocNetworkStatus",
+    "AllocState",
     "AllocatedCpuResources",
     "AllocatedDeviceResource",
     "AllocatedMemoryResources",
@@ -194,6 +195,16 @@ class TaskState(HotStruct, kw_only=True):
     TaskHandle: dict[str, Any] | None = None
 
 
+class AllocState(HotStruct, kw_only=True):
+    """One recorded change of an allocation's state by the servers (Nomad's ``AllocState``): the
+    scheduler records ``ClientStatus`` going ``unknown`` when the node disconnects and back when
+    it reconnects, which is how a reconnecting allocation is recognised."""
+
+    Field: str = ""
+    Value: str = ""
+    Time: datetime = GO_ZERO_TIME
+
+
 class Allocation(HotStruct, kw_only=True):
     """One placement of a task group on a node. ``DesiredStatus`` is what the servers want,
     ``ClientStatus`` what the client reports."""
@@ -225,6 +236,7 @@ class Allocation(HotStruct, kw_only=True):
     NextAllocation: str = ""
     RescheduleTracker: RescheduleTracker | None = None
     NetworkStatus: AllocNetworkStatus | None = None
+    AllocStates: list[AllocState] | None = None
     PreemptedAllocations: list[str] | None = None
     PreemptedByAllocation: str = ""
     CreateIndex: int = 0

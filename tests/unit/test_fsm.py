@@ -62,7 +62,8 @@ def test_job_register_stores_version_zero_and_its_evaluation() -> None:
     assert stored.Status == "pending"  # an evaluation is pending, nothing runs yet
     assert c.snap.eval_by_id(ev.ID).JobModifyIndex == 1
     assert [(e.Topic, e.Type, e.Key, e.Index) for e in events] == [
-        ("Job", "JobRegistered", "web", 1), ("Evaluation", "JobRegistered", ev.ID, 1)]
+        ("Job", "JobRegistered", "web", 1), ("Evaluation", "JobRegistered", ev.ID, 1),
+        ("JobSummary", "JobRegistered", "web", 1)]
 
 
 def test_only_a_changed_specification_makes_a_new_version() -> None:

@@ -21,6 +21,7 @@ from webui.acl.auth import (
     Clock,
     TokenIdentity,
     authenticate,
+    authenticate_accessor,
 )
 from webui.acl.selectors import (
     acl_index,
@@ -40,6 +41,7 @@ from webui.acl.services import (
     policy_upsert,
     token_create,
     token_revoke,
+    token_update,
     tokens_expired_delete,
 )
 
@@ -56,6 +58,7 @@ __all__ = [
     "acl_bootstrap",
     "acl_index",
     "authenticate",
+    "authenticate_accessor",
     "is_bootstrapped",
     "policy_delete",
     "policy_get",
@@ -66,5 +69,6 @@ __all__ = [
     "token_list",
     "token_revoke",
     "token_self",
+    "token_update",
     "tokens_expired_delete",
 ]

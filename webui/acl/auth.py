@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from cluster.acl import ACL, ANONYMOUS_POLICY, PolicyError, parse_policy
@@ -34,6 +35,7 @@ __all__ = [
     "Clock",
     "TokenIdentity",
     "authenticate",
+    "authenticate_accessor",
     "compile_policies",
     "find_token",
 ]
@@ -151,6 +153,32 @@ def authenticate(
         token = find_token(secret, now)
         acl = ACL.management() if token.is_management else compile_policies(token.policies)
         ctx = ACLContext(TokenIdentity.of(token), acl)
+    if cache is not None:
+        cache.put(key, ctx, now)
+    return ctx
+
+
+def authenticate_accessor(
+    accessor_id: str, *, clock: Clock = timezone.now, cache: AuthCache | None = DEFAULT_CACHE
+) -> ACLContext:
+    """The context of the token with this (public) AccessorID, for a holder who proved the secret
+    earlier: the dashboard's session keeps the accessor, so no secret rests in the session table.
+    PermissionDenied as :func:`authenticate` when the token is gone or expired."""
+    now = clock()
+    key = f"accessor:{accessor_id}"
+    cached = cache.get(key, now) if cache is not None else None
+    if cached is not None:
+        return cached
+    try:
+        token = ACLToken.objects.filter(accessor_id=accessor_id).first()
+    except (ValueError, ValidationError):
+        token = None
+    if token is None:
+        raise PermissionDenied("ACL token not found")
+    if token.expiration_time is not None and token.expiration_time <= now:
+        raise PermissionDenied("ACL token expired")
+    acl = ACL.management() if token.is_management else compile_policies(token.policies)
+    ctx = ACLContext(TokenIdentity.of(token), acl)
     if cache is not None:
         cache.put(key, ctx, now)
     return ctx

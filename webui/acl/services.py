@@ -37,6 +37,7 @@ __all__ = [
     "policy_upsert",
     "token_create",
     "token_revoke",
+    "token_update",
     "tokens_expired_delete",
 ]
 
@@ -174,6 +175,30 @@ def _insert_token(
     except IntegrityError:  # pragma: no cover - a collision of 122 random bits
         raise Conflict("token ID collision; try again") from None
     return CreatedToken(token, secret)
+
+
+def token_update(accessor_id: str | uuid.UUID, *, name: str, type: str, policies: Iterable[str],
+                 global_: bool | None = None) -> ACLToken:
+    """Changes a token's name, type and policies (Nomad's token update); its secret and expiry stay.
+    ``global_`` cannot change after creation, as in Nomad."""
+    accessor = parse_accessor_id(accessor_id)
+    names = list(dict.fromkeys(policies))
+    _check_token(name, type, names, None)
+    with transaction.atomic():
+        token = ACLToken.objects.select_for_update().filter(accessor_id=accessor).first()
+        if token is None:
+            raise NotFound(f"ACL token {accessor} not found")
+        if global_ is not None and global_ != token.is_global:
+            raise InvalidInput("cannot toggle global mode")
+        missing = sorted(set(names) - set(ACLPolicy.objects.filter(name__in=names).values_list("name", flat=True)))
+        if missing:
+            raise InvalidInput(f"cannot find policy {', '.join(repr(m) for m in missing)}")
+        token.name, token.type, token.policies = name, type, names
+        token.modify_index = _next_index()
+        token.save(update_fields=["name", "type", "policies", "modify_index"])
+        _after_commit_forget_authentications()
+    logger.info("ACL token %s updated (%s, policies %s)", accessor, type, names)
+    return token
 
 
 def token_revoke(accessor_id: str | uuid.UUID) -> None:

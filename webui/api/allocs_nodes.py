@@ -24,9 +24,11 @@ from agents.server.endpoints import (
 )
 from cluster.acl import NamespaceCapability
 from cluster.errors import NotFound, PermissionDenied
+from cluster.filter import filter_items
 from webui.api.auth import PERMISSION_DENIED, readable_in_all_namespaces, request_acl, require_namespace_op
-from webui.api.http import api_view, json_response
+from webui.api.http import api_view, json_response, paging, with_next_token
 from webui.api.jobs_read import query_options, with_index
+from webui.api.nodes_write import node_purge
 from webui.gateway import gateway
 
 __all__ = ["allocation_get", "allocations_list", "job_allocations", "node_allocations", "node_get",
@@ -42,13 +44,17 @@ def require_node_read(request: HttpRequest) -> None:
 
 @api_view("GET")
 def allocations_list(request: HttpRequest) -> HttpResponse:
-    """GET /v1/allocations: AllocListStubs, ``?prefix=`` on the ID; ``namespace=*`` keeps readable ones."""
+    """GET /v1/allocations: AllocListStubs oldest first, ``?prefix=`` on the ID, ``?filter=`` on the stubs,
+    paged by ``?per_page=&next_token=``; ``namespace=*`` keeps the readable ones."""
     opts = query_options(request)
     require_namespace_op(request, opts.namespace, NamespaceCapability.READ_JOB)
-    args = AllocListRequest(Namespace=opts.namespace, Prefix=request.GET.get("prefix", ""), **opts.rpc_fields())
+    per_page, token = paging(request)
+    args = AllocListRequest(Namespace=opts.namespace, Prefix=request.GET.get("prefix", ""),
+                            Filter=request.GET.get("filter", ""), PerPage=per_page, NextToken=token,
+                            **opts.rpc_fields())
     reply = gateway().call_sync("Alloc.List", args, AllocListResponse, timeout_s=opts.timeout_s())
     allocs = readable_in_all_namespaces(request, opts.namespace, reply.Allocations, NamespaceCapability.READ_JOB)
-    return with_index(json_response(allocs), reply.Index)
+    return with_index(with_next_token(json_response(allocs), reply.NextToken), reply.Index)
 
 
 @api_view("GET")
@@ -67,27 +73,34 @@ def allocation_get(request: HttpRequest, alloc_id: str) -> HttpResponse:
 
 @api_view("GET")
 def job_allocations(request: HttpRequest, job_id: str) -> HttpResponse:
-    """GET /v1/job/:id/allocations: the job's AllocListStubs, oldest first (an empty list for no job)."""
+    """GET /v1/job/:id/allocations: the job's AllocListStubs, oldest first (an empty list for no job),
+    ``?filter=`` on the stubs."""
     opts = query_options(request)
     require_namespace_op(request, opts.namespace, NamespaceCapability.READ_JOB)
     args = JobSpecificRequest(JobID=job_id, Namespace=opts.namespace, **opts.rpc_fields())
     reply = gateway().call_sync("Job.Allocations", args, JobAllocationsResponse, timeout_s=opts.timeout_s())
-    return with_index(json_response(reply.Allocations), reply.Index)
+    return with_index(json_response(filter_items(reply.Allocations, request.GET.get("filter"))), reply.Index)
 
 
 @api_view("GET")
 def nodes_list(request: HttpRequest) -> HttpResponse:
-    """GET /v1/nodes: NodeListStubs sorted by ID, ``?prefix=`` on the ID."""
+    """GET /v1/nodes: NodeListStubs sorted by ID, ``?prefix=`` on the ID, ``?filter=`` on the stubs, paged
+    by ``?per_page=&next_token=`` (a token is the next page's first node ID)."""
     opts = query_options(request)
     require_node_read(request)
-    args = NodeListRequest(Prefix=request.GET.get("prefix", ""), **opts.rpc_fields())
+    per_page, token = paging(request)
+    args = NodeListRequest(Prefix=request.GET.get("prefix", ""), Filter=request.GET.get("filter", ""),
+                           PerPage=per_page, NextToken=token, **opts.rpc_fields())
     reply = gateway().call_sync("Node.List", args, NodeListResponse, timeout_s=opts.timeout_s())
-    return with_index(json_response(reply.Nodes), reply.Index)
+    return with_index(with_next_token(json_response(reply.Nodes), reply.NextToken), reply.Index)
 
 
-@api_view("GET")
+@api_view("GET", "DELETE")
 def node_get(request: HttpRequest, node_id: str) -> HttpResponse:
-    """GET /v1/node/:id: the node without its SecretID, 404 "node not found" when there is none."""
+    """GET /v1/node/:id: the node without its SecretID, 404 "node not found" when there is none.
+    DELETE purges the node (``nodes_write.node_purge``, as ``POST /v1/node/:id/purge``)."""
+    if request.method == "DELETE":
+        return node_purge(request, node_id)
     opts = query_options(request)
     require_node_read(request)
     args = NodeSpecificRequest(NodeID=node_id, **opts.rpc_fields())

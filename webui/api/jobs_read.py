@@ -18,19 +18,17 @@ from agents.server.endpoints import (
     EvalListRequest,
     EvalListResponse,
     EvalSpecificRequest,
-    JobListRequest,
-    JobListResponse,
     JobSpecificRequest,
     SingleEvalResponse,
     SingleJobResponse,
 )
 from cluster.acl import NamespaceCapability
 from cluster.errors import InvalidInput, NotFound
-from webui.api.auth import readable_in_all_namespaces, require_namespace_op
+from webui.api.auth import require_namespace_op
 from webui.api.http import api_view, json_response
 from webui.gateway import gateway
 
-__all__ = ["QueryOptions", "evaluation_get", "job_evaluations", "job_get", "jobs_list", "parse_wait_ns",
+__all__ = ["QueryOptions", "evaluation_get", "job_evaluations", "job_get", "parse_wait_ns",
            "query_options", "with_index"]
 
 SECOND_NS = 1_000_000_000
@@ -104,17 +102,6 @@ def with_index(response: HttpResponse, index: int) -> HttpResponse:
 
 
 @api_view("GET")
-def jobs_list(request: HttpRequest) -> HttpResponse:
-    """GET /v1/jobs: JobListStubs, ``?prefix=`` on the ID; with ``namespace=*`` only listable ones."""
-    opts = query_options(request)
-    require_namespace_op(request, opts.namespace, NamespaceCapability.LIST_JOBS)
-    args = JobListRequest(Namespace=opts.namespace, Prefix=request.GET.get("prefix", ""), **opts.rpc_fields())
-    reply = gateway().call_sync("Job.List", args, JobListResponse, timeout_s=opts.timeout_s())
-    jobs = readable_in_all_namespaces(request, opts.namespace, reply.Jobs, NamespaceCapability.LIST_JOBS)
-    return with_index(json_response(jobs), reply.Index)
-
-
-@api_view("GET")
 def job_get(request: HttpRequest, job_id: str) -> HttpResponse:
     """GET /v1/job/:id: the job, 404 "job not found" when there is none."""
     opts = query_options(request)
@@ -131,7 +118,7 @@ def job_evaluations(request: HttpRequest, job_id: str) -> HttpResponse:
     """GET /v1/job/:id/evaluations: the job's evaluations, oldest first (an empty list for no job)."""
     opts = query_options(request)
     require_namespace_op(request, opts.namespace, NamespaceCapability.READ_JOB)
-    args = EvalListRequest(JobID=job_id, Namespace=opts.namespace, **opts.rpc_fields())
+    args = EvalListRequest(FilterJobID=job_id, Namespace=opts.namespace, **opts.rpc_fields())
     reply = gateway().call_sync("Eval.List", args, EvalListResponse, timeout_s=opts.timeout_s())
     return with_index(json_response(reply.Evaluations), reply.Index)
 

@@ -152,7 +152,7 @@ def test_blocking_alloc_query_times_out_with_the_same_index_then_wakes_on_placem
             woken = await asyncio.wait_for(waiting, 10)
             assert [a.JobID for a in woken.Allocs] == ["cache", "cache"]
             assert woken.Index > registered.Index
-            evals = await web.call(address, "Eval.List", EvalListRequest(JobID="cache"), EvalListResponse,
+            evals = await web.call(address, "Eval.List", EvalListRequest(FilterJobID="cache"), EvalListResponse,
                                    timeout_s=5)
             assert [e.ID for e in evals.Evaluations] == [registered.EvalID]
         finally:
@@ -226,7 +226,7 @@ def test_a_system_job_blocked_on_a_node_runs_once_the_node_has_room(tmp_path: Pa
             await web.call(address, "Job.Register", JobRegisterRequest(Job=job), JobRegisterResponse, timeout_s=5)
 
             async def blocked() -> bool | None:
-                evals = await web.call(address, "Eval.List", EvalListRequest(JobID="agent"), EvalListResponse,
+                evals = await web.call(address, "Eval.List", EvalListRequest(FilterJobID="agent"), EvalListResponse,
                                        timeout_s=5)
                 return True if any(e.Status == "blocked" for e in evals.Evaluations) else None
 

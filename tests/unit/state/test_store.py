@@ -56,7 +56,8 @@ def test_every_write_reports_its_changes_as_events() -> None:
     alloc = f.alloc_for(job, node)
     events = write(store, lambda t: upsert_allocs(t, [alloc], 5, EventType.PLAN_RESULT))
     assert [(e.Topic, e.Type, e.Key, e.Index) for e in events] == [
-        ("Allocation", "PlanResult", alloc.ID, 2), ("Job", "PlanResult", "web", 2)]
+        ("Allocation", "PlanResult", alloc.ID, 2), ("Job", "PlanResult", "web", 2),
+        ("JobSummary", "PlanResult", "web", 2)]
     assert events[0].FilterKeys == ["web", ""] and events[0].Payload["Allocation"] is alloc
     svc = ServiceRegistration(ID="svc-1", ServiceName="web", Namespace="default", NodeID=node.ID, JobID="web",
                               AllocID=alloc.ID, Address="10.0.0.1", Port=8080)

@@ -1,0 +1,155 @@
+"""What the core garbage collector removes (``cluster.gc``), driven by a fake clock, and that the
+commands the leader proposes for it (``agents.server.core_gc.gc_commands``) leave a consistent state."""
+
+from __future__ import annotations
+
+import msgspec
+
+from agents.server.core_gc import gc_commands
+from cluster import fsm
+from cluster.gc import GCThresholds, select_garbage
+from cluster.state.write_allocs import AllocClientUpdate
+from cluster.structs.base import SECOND_NS
+from cluster.structs.constants import EvalStatus, JobStatus, NodeStatus
+from cluster.structs.group import UpdateStrategy
+from cluster.structs.job import PeriodicConfig
+from tests.unit.scheduler import factories as f
+from tests.unit.scheduler.harness import Harness
+
+HOUR_S = 3600
+THRESHOLDS = GCThresholds(eval_ns=HOUR_S * SECOND_NS, job_ns=4 * HOUR_S * SECOND_NS,
+                          deployment_ns=HOUR_S * SECOND_NS, node_ns=24 * HOUR_S * SECOND_NS)
+
+
+def finish(h: Harness, job_id: str, status: str = "complete") -> None:
+    """The client reports every allocation of the job finished (now, on the harness clock)."""
+    allocs = h.allocs(job_id)
+    h.apply(fsm.AllocClientUpdateRequest(Allocs=[AllocClientUpdate(ID=a.ID, ClientStatus=status) for a in allocs],
+                                         UpdatedAt=h.clock.now))
+
+
+def stop(h: Harness, job_id: str) -> None:
+    """``nomad job stop``: the job is stopped and the scheduler stops its allocations."""
+    ev = h.evaluation(job_id)
+    h.apply(fsm.JobDeregister(Namespace="default", JobID=job_id, Eval=ev, SubmitTime=h.clock.now))
+    h.process(ev)
+
+
+def job_status(h: Harness, job_id: str) -> str | None:
+    job = h.snap.job_by_id("default", job_id)
+    return job.Status if job is not None else None
+
+
+def collect(h: Harness, thresholds: GCThresholds = THRESHOLDS) -> None:
+    for command in gc_commands(select_garbage(h.snap, h.clock.now, thresholds)):
+        h.apply(command)
+
+
+def test_terminal_evaluations_go_with_their_allocations_once_old() -> None:
+    h = Harness()
+    h.add_nodes(2)
+    ev = h.run(f.job("web", count=2))
+    assert h.eval_status(ev).Status == EvalStatus.COMPLETE
+    finish(h, "web", "failed")
+    h.clock.advance(HOUR_S - 1)
+    assert select_garbage(h.snap, h.clock.now, THRESHOLDS).evals == []
+    h.clock.advance(1)
+    chosen = select_garbage(h.snap, h.clock.now, THRESHOLDS)
+    assert chosen.evals == [ev.ID] and sorted(chosen.allocs) == sorted(a.ID for a in h.allocs("web"))
+    assert chosen.jobs == []  # the service job is not stopped: it stays
+    collect(h)
+    assert h.snap.eval_by_id(ev.ID) is None and h.allocs("web") == []
+    assert h.snap.job_by_id("default", "web") is not None
+
+
+def test_an_evaluation_with_a_live_allocation_stays() -> None:
+    h = Harness()
+    h.add_nodes(1)
+    ev = h.run(f.job("web", count=1))
+    h.clock.advance(10 * HOUR_S)
+    assert select_garbage(h.snap, h.clock.now, THRESHOLDS).empty()
+    assert h.eval_status(ev).Status == EvalStatus.COMPLETE
+
+
+def test_a_finished_batch_job_loses_its_evaluations_first_then_goes_itself() -> None:
+    h = Harness()
+    h.add_nodes(1)
+    ev = h.run(f.job("report", type="batch", count=1))
+    finish(h, "report")
+    assert job_status(h, "report") == JobStatus.DEAD
+    h.clock.advance(HOUR_S)
+    chosen = select_garbage(h.snap, h.clock.now, THRESHOLDS)
+    assert chosen.evals == [ev.ID] and chosen.jobs == []
+    collect(h)
+    assert h.snap.eval_by_id(ev.ID) is None and h.snap.job_by_id("default", "report") is not None
+    h.clock.advance(3 * HOUR_S)
+    assert select_garbage(h.snap, h.clock.now, THRESHOLDS).jobs == [("default", "report")]
+    collect(h)
+    assert h.snap.job_by_id("default", "report") is None and h.allocs("report") == []
+
+
+def test_a_running_batch_job_keeps_its_finished_evaluations() -> None:
+    """Nomad keeps them: with its terminal allocations gone the scheduler would run them again."""
+    h = Harness()
+    h.add_nodes(1)
+    first = h.run(f.job("report", type="batch", count=1))
+    finish(h, "report", "failed")
+    h.run(f.job("report", type="batch", count=2))
+    assert job_status(h, "report") != JobStatus.DEAD
+    h.clock.advance(10 * HOUR_S)
+    assert first.ID not in select_garbage(h.snap, h.clock.now, THRESHOLDS).evals
+
+
+def test_a_stopped_job_is_purged_only_when_old_and_forced_gc_ignores_age() -> None:
+    h = Harness()
+    h.add_nodes(1)
+    h.run(f.job("web", count=1))
+    stop(h, "web")
+    finish(h, "web")
+    assert job_status(h, "web") == JobStatus.DEAD
+    h.clock.advance(HOUR_S)
+    assert select_garbage(h.snap, h.clock.now, THRESHOLDS).jobs == []
+    collect(h, GCThresholds.forced())
+    assert h.snap.job_by_id("default", "web") is None and h.allocs("web") == []
+
+
+def test_periodic_parents_stay_until_stopped() -> None:
+    h = Harness()
+    parent = msgspec.structs.replace(f.job("cron", type="batch"), Periodic=PeriodicConfig(
+        Enabled=True, Spec="* * * * *", TimeZone="UTC"))
+    h.apply(fsm.JobRegister(Job=parent, SubmitTime=h.clock.now))
+    h.clock.advance(10 * HOUR_S)
+    assert select_garbage(h.snap, h.clock.now, THRESHOLDS).jobs == []
+
+
+def test_old_terminal_deployments_go() -> None:
+    h = Harness()
+    h.add_nodes(2)
+    h.run(f.job("web", count=2, update=UpdateStrategy(MaxParallel=1)))
+    (d,) = h.snap.deployments_by_job("default", "web")
+    h.clock.advance(2 * HOUR_S)
+    assert select_garbage(h.snap, h.clock.now, THRESHOLDS).deployments == []  # running, allocations live
+    stop(h, "web")
+    finish(h, "web")
+    assert h.snap.deployment_by_id(d.ID).Status != "running"  # type: ignore[union-attr]
+    h.clock.advance(HOUR_S - 1)
+    assert select_garbage(h.snap, h.clock.now, THRESHOLDS).deployments == []
+    h.clock.advance(1)
+    assert select_garbage(h.snap, h.clock.now, THRESHOLDS).deployments == [d.ID]
+    collect(h)
+    assert h.snap.deployment_by_id(d.ID) is None
+
+
+def test_down_nodes_without_allocations_go_after_the_node_threshold() -> None:
+    h = Harness()
+    empty, busy = h.add_nodes(2)
+    h.apply(fsm.NodeRegister(Node=msgspec.structs.replace(empty, Status=NodeStatus.DOWN,
+                                                          StatusUpdatedAt=h.clock.now // SECOND_NS)))
+    h.run(f.job("web", count=2))
+    h.apply(fsm.NodeUpdateStatus(NodeID=busy.ID, Status=NodeStatus.DOWN, UpdatedAt=h.clock.now // SECOND_NS))
+    h.clock.advance(24 * HOUR_S - 1)
+    assert select_garbage(h.snap, h.clock.now, THRESHOLDS).nodes == []
+    h.clock.advance(1)
+    assert select_garbage(h.snap, h.clock.now, THRESHOLDS).nodes == [empty.ID]
+    collect(h)
+    assert h.snap.node_by_id(empty.ID) is None and h.snap.node_by_id(busy.ID) is not None
