@@ -419,7 +419,7 @@ class StateRestore(Command):
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(
-    Union[(*REGISTRY, StateRestore)]  # noqa: UP007
+    Union[(*REGISTRY, StateRestore)]
 )
 
 

@@ -35,6 +35,10 @@ class WebConfig:
     allowed_hosts: tuple[str, ...]
     redis_url: str | None
     dev_mode: bool
+    https: bool = False  # served over HTTPS (usually a TLS proxy in front): secure cookies, HSTS, redirect
+    trust_proxy_https: bool = False  # the proxy's X-Forwarded-Proto says whether the browser used HTTPS
+    hsts_preload: bool = False
+
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | os._Environ[str]) -> WebConfig:
@@ -57,6 +61,9 @@ class WebConfig:
             allowed_hosts=tuple(h.strip() for h in hosts.split(",") if h.strip()),
             redis_url=environ.get("REDIS_URL") or None,
             dev_mode=dev_mode,
+            https=_bool(environ.get("CARAVAN_HTTPS"), default=not (debug or dev_mode)),
+            trust_proxy_https=_bool(environ.get("CARAVAN_TRUST_PROXY_HTTPS"), default=False),
+            hsts_preload=_bool(environ.get("CARAVAN_HSTS_PRELOAD"), default=False),
         )
 
 

@@ -31,6 +31,28 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# Outside dev and debug the dashboard is served over HTTPS (CARAVAN_HTTPS, usually a TLS proxy in front that
+# sets X-Forwarded-Proto: CARAVAN_TRUST_PROXY_HTTPS=1): cookies only over HTTPS, HSTS for a year, HTTP
+# redirected. HSTS preloading commits the domain into browsers for good, so it is the operator's opt-in
+# (CARAVAN_HSTS_PRELOAD=1), and its deploy-check reminder is silenced until then.
+if CONFIG.https:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = CONFIG.hsts_preload
+    if not CONFIG.hsts_preload:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+if CONFIG.trust_proxy_https:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
 ROOT_URLCONF = "webui.urls"
 ASGI_APPLICATION = "webui.asgi.application"
 

@@ -46,6 +46,7 @@ from agents.config.addresses import normalize_address
 from agents.rpc import ClientAuth, ConnectionPool, Forwarder, Registry, Role, RPCServer, ServerAuth
 from agents.rpc import NotLeader as RPCNotLeader
 from agents.rpc.tls import client_context, server_context
+from agents.server.core_gc import GCSettings
 from agents.server.endpoints import Member, MemberRequest, MemberResponse, register_endpoints
 from agents.server.federation import Federation
 from agents.server.fsm_adapter import Rejected, StateFSM
@@ -55,6 +56,7 @@ from agents.server.raft_runtime import NotLeader, RaftRuntime, RuntimeConfig
 from agents.server.raft_transport import RaftTLS
 from cluster import fsm
 from cluster.errors import CaravanError, InvalidInput, Unavailable
+from cluster.scheduler import gc_tuning
 from cluster.scheduler.context import new_uuid
 
 __all__ = ["ServerAgent", "serve", "split_address"]
@@ -121,6 +123,9 @@ class ServerAgent:
     async def start(self) -> None:
         """Serves RPC, finds the founding servers, and starts Raft and the leadership monitor."""
         c = self.config
+        # The state store keeps millions of long-lived objects; the default collector thresholds would
+        # rescan them thousands of times a minute under scheduling load (BENCHMARKS.md, scheduler).
+        gc_tuning.configure_for_server()
         await self.rpc.start(c.addresses.rpc, c.ports.rpc)
         raft_dir = self._dir.parent / "raft"
         founded = raft_dir.is_dir() and any(raft_dir.iterdir())  # Raft ran here: never found or join again
@@ -371,7 +376,7 @@ class ServerAgent:
             num_schedulers=max(1, s.num_schedulers), schedulers=s.enabled_schedulers,
             min_heartbeat_ttl_ns=int(s.min_heartbeat_ttl_s * SECOND_NS),
             heartbeat_grace_ns=int(s.heartbeat_grace_s * SECOND_NS),
-            max_heartbeats_per_second=s.max_heartbeats_per_second)
+            max_heartbeats_per_second=s.max_heartbeats_per_second, gc=GCSettings.from_server(s))
 
     def _client_auth(self) -> ClientAuth:
         t = self.config.tls

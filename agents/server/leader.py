@@ -39,6 +39,7 @@ from agents.server.scheduling import PlanApplier, Propose, RaftPlanner, Schedule
 from cluster import fsm
 from cluster.errors import CaravanError
 from cluster.scheduler import BlockedEvals, EvalBroker, HeartbeatTracker, capacity_changes, node_down_command
+from cluster.scheduler.allocs import disconnect_window_ns
 from cluster.scheduler.broker import FAILED_QUEUE
 from cluster.scheduler.context import new_uuid
 from cluster.scheduler.heartbeat import rate_scaled_interval_ns
@@ -175,13 +176,20 @@ class LeaderLoops:
         node = snap.node_by_id(node_id)
         if node is None or node.Status == NodeStatus.DOWN:
             return
-        log.warning("node %s missed its heartbeat: marking it down", node_id)
         command = node_down_command(snap, node_id, self._now_ns(), lambda: new_uuid(self._rng))
+        log.warning("node %s missed its heartbeat: marking it %s", node_id, command.Status)
         try:
             await self._propose(command)
         except CaravanError as error:
-            log.warning("node %s: could not mark it down: %s", node_id, error)
+            log.warning("node %s: could not mark it %s: %s", node_id, command.Status, error)
             self.heartbeats.heartbeat(node_id, self._now_ns(), self._config.min_heartbeat_ttl_ns)  # retry
+            return
+        if command.Status == NodeStatus.DISCONNECTED:
+            # Its allocations wait as ``unknown`` for their disconnect window; if it stays silent that
+            # long, the next miss marks it down.
+            windows = [disconnect_window_ns(a) or 0 for a in snap.allocs_by_node(node_id)]
+            wait_ns = max([self._config.min_heartbeat_ttl_ns, *windows])
+            self.heartbeats.heartbeat(node_id, self._now_ns(), wait_ns)
 
     # ---- the broker ------------------------------------------------------------------------------
 
@@ -214,8 +222,9 @@ class LeaderLoops:
         if deadline_ns is not None:
             delay_s = min(delay_s, max(0.0, (deadline_ns - self._now_ns()) / SECOND_NS))
         self._timers.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._timers.wait(), delay_s)
+        with contextlib.suppress(TimeoutError):  # asyncio.timeout: see deploy_watch.Wakeup.wait
+            async with asyncio.timeout(delay_s):
+                await self._timers.wait()
 
     # ---- what committed commands mean for the leader ---------------------------------------------
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from random import Random
@@ -172,7 +173,8 @@ class SchedulerWorkers:
         started = loop.time()
         try:
             snapshot = await self._fsm.wait_applied(ev.ModifyIndex, STATE_CATCH_UP_TIMEOUT_S)
-            await asyncio.to_thread(process_eval, snapshot, self._planner, ev, Random(seed), self._now_ns())
+            await asyncio.to_thread(process_eval, snapshot, self._planner, ev, Random(seed), self._now_ns(),
+                                    clock_ns=time.perf_counter_ns)
             log.info("worker %d: evaluation %s of job %s (%s) done in %.3f s", worker_id, ev.ID, ev.JobID,
                      ev.TriggeredBy, loop.time() - started)
         except asyncio.CancelledError:

@@ -9,24 +9,19 @@ between batches.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.agents.client_agent.support import kill_leftovers
 from tests.agents.server.support import free_ports
+from tests.devagent import DevAgent, dev_agent, wait_for
 from webui import workflows
 from webui.gateway import reset_gateway
 from webui.models import SnapshotSchedule, Workflow
@@ -34,66 +29,14 @@ from webui.tasks import prune_snapshots, snapshot_tick
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-CARAVAN = str(Path(sys.executable).parent / "caravan")
 CELERY = str(Path(sys.executable).parent / "celery")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@dataclass
-class DevAgent:
-    http: str
-    rpc: str
-    key: str
-    data_dir: Path
-    log: Path
-
-
-def _http(method: str, url: str, body: Any = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read() or b"null")
-
-
-def _wait(what: str, check: Any, timeout_s: float = 30.0, log: Path | None = None) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            value = check()
-        except OSError:
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            tail = log.read_text(errors="replace")[-3000:] if log else ""
-            raise AssertionError(f"timed out waiting for {what}\n{tail}")
-        time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevAgent]:
-    root = tmp_path_factory.mktemp("wf")
-    http_port, rpc_port, serf_port = free_ports(3)
-    log = root / "agent.log"
-    config = root / "ports.hcl"
-    config.write_text(f"ports {{\n  serf = {serf_port}\n}}\n")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([CARAVAN, "agent", "-dev", "-data-dir", str(root / "data"), "-http-port",
-                                 str(http_port), "-rpc-port", str(rpc_port), "-config", str(config)],
-                                stdout=out, stderr=subprocess.STDOUT, cwd=root,
-                                env={k: v for k, v in os.environ.items() if not k.startswith(("CARAVAN_", "DJANGO_"))})
-    try:
-        http = f"http://127.0.0.1:{http_port}"
-        _wait("the dev agent's node", lambda: _http("GET", f"{http}/v1/nodes"), 60, log)
-        key = (root / "data" / "dev-cluster-key").read_text().strip()
-        yield DevAgent(http, f"127.0.0.1:{rpc_port}", key, root / "data", log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        kill_leftovers(root)
+    with dev_agent(tmp_path_factory.mktemp("wf")) as running:
+        yield running
 
 
 @pytest.fixture
@@ -106,22 +49,11 @@ def gateway_env(agent: DevAgent, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
 
 
 def _run_job(agent: DevAgent, job_id: str, count: int) -> list[str]:
-    job = {"ID": job_id, "Name": job_id, "Type": "service", "Datacenters": ["dc1"],
-           "TaskGroups": [{"Name": "g", "Count": count, "Tasks": [{
-               "Name": "t", "Driver": "raw_exec", "Config": {"command": "/bin/sleep", "args": ["600"]},
-               "Resources": {"CPU": 20, "MemoryMB": 16}}]}]}
-    _http("PUT", f"{agent.http}/v1/jobs", {"Job": job})
-
-    def running() -> list[str]:
-        allocs = _http("GET", f"{agent.http}/v1/job/{job_id}/allocations")
-        ids = [a["ID"] for a in allocs if a["ClientStatus"] == "running"]
-        return ids if len(ids) == count else []
-
-    return list(_wait(f"{count} running allocations of {job_id}", running, 60, agent.log))
+    return agent.run_job(job_id, count)
 
 
 def _restarts(agent: DevAgent, alloc_id: str) -> int:
-    alloc = _http("GET", f"{agent.http}/v1/allocation/{alloc_id}")
+    alloc = agent.get(f"/v1/allocation/{alloc_id}")
     return int(alloc["TaskStates"]["t"].get("Restarts", 0))
 
 
@@ -137,7 +69,7 @@ def test_rolling_restart_restarts_every_running_allocation(agent: DevAgent, gate
     assert sum("restarted running tasks of restart-me.g[" in m for m in messages) == 3
     assert messages[-1] == "all 3 allocations restarted"
     for alloc_id in alloc_ids:
-        _wait(f"a restart of {alloc_id}", lambda a=alloc_id: _restarts(agent, a) >= 1, 30, agent.log)
+        wait_for(f"a restart of {alloc_id}", lambda a=alloc_id: _restarts(agent, a) >= 1, 30, agent.log)
 
 
 def test_restart_of_a_missing_job_fails_clearly(agent: DevAgent, gateway_env: None) -> None:
@@ -199,7 +131,7 @@ def test_real_worker_and_redis_run_and_cancel_a_restart(agent: DevAgent, tmp_pat
         with open(worker_log, "wb") as out:
             procs.append(subprocess.Popen([CELERY, "-A", "webui.celery", "worker", "--pool", "solo", "--loglevel",
                                            "INFO"], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT))
-        _wait("the Celery worker", lambda: b"ready." in worker_log.read_bytes(), 60, worker_log)
+        wait_for("the Celery worker", lambda: b"ready." in worker_log.read_bytes(), 60, worker_log)
         wf_id = _django(env, "from webui.workflows import start_job_restart; print(start_job_restart("
                              "namespace='default', job_id='slow-restart', batch_size=1, batch_wait_s=60).id)")
         db = tmp_path / "web" / "web.sqlite3"
@@ -210,9 +142,9 @@ def test_real_worker_and_redis_run_and_cancel_a_restart(agent: DevAgent, tmp_pat
                                    (wf_id.replace("-", ""),)).fetchone()
             return tuple(got) if got else ("", 0, 0)  # type: ignore[return-value]
 
-        _wait("the first batch", lambda: row()[1] == 1 and row()[0] == "running", 60, worker_log)
+        wait_for("the first batch", lambda: row()[1] == 1 and row()[0] == "running", 60, worker_log)
         _django(env, f"from webui.workflows import request_cancel; request_cancel('{wf_id}')")
-        _wait("the cancel", lambda: row()[0] == "cancelled", 30, worker_log)
+        wait_for("the cancel", lambda: row()[0] == "cancelled", 30, worker_log)
         assert row() == ("cancelled", 1, 3)
     finally:
         for proc in reversed(procs):
