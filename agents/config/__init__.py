@@ -10,6 +10,9 @@ merge in order, later values winning and lists appending, and flags win over fil
 from Nomad's dev defaults. Every problem, from any file or flag, is raised at once as a ``ConfigError``
 whose diagnostics name the file, line and field, or the flag.
 
+``HostFacts`` is what the defaults take from the machine (its hostname and CPU count), injected by tests;
+the client's full fingerprint of a machine is ``agents.client.fingerprint.MachineFacts``.
+
 The cluster key (``server.encrypt`` or ``-encrypt``) authenticates RPC when TLS is off, so clients
 need it too; ``ServerConfig.cluster_key()`` decodes it, and no repr or message shows it.
 """

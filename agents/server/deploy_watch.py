@@ -59,8 +59,11 @@ class Wakeup:
         delay_s = max_s
         if deadline_ns is not None:
             delay_s = min(delay_s, max(0.0, (deadline_ns - self._now_ns()) / SECOND_NS))
+        # ``asyncio.timeout``, not ``wait_for``: in Python 3.11 ``wait_for`` can swallow the cancellation
+        # that stops the leader loops when the event fires at the same moment, and the loop runs on.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), delay_s)
+            async with asyncio.timeout(delay_s):
+                await self._event.wait()
 
 
 class StepLoop:

@@ -72,10 +72,6 @@ __all__ = [
     "no_eval", "read", "register_endpoints",
 ]
 
-# The former private names, kept only for a module owned elsewhere (``endpoints_operator`` imports them).
-_Query = Query
-_read = read
-_forwarded_read = forwarded_read
 
 
 def register_endpoints(registry: Registry, agent: ServerAgent) -> None:
@@ -96,6 +92,8 @@ def register_endpoints(registry: Registry, agent: ServerAgent) -> None:
     endpoints_jobs.register(registry, agent)
     from agents.server import endpoints_client
     endpoints_client.register(registry, agent)
+    from agents.server import endpoints_restore
+    endpoints_restore.register(registry, agent)
 
 
 def _status(registry: Registry, agent: ServerAgent) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from agents.rpc import CallContext, Registry, Role
-from agents.server.endpoints_nodes import NodeWriteResponse, _answer, _at, _need_node, node_evals
+from agents.server.endpoints_nodes import NodeWriteResponse, as_datetime, need_node, node_answer, node_evals
 from cluster import fsm
 from cluster.errors import PermissionDenied
 from cluster.structs.constants import NodeEligibility
@@ -60,27 +60,27 @@ def register(registry: Registry, agent: ServerAgent) -> None:
             return forwarded
         agent.check_leading()
         snap = agent.fsm.store.snapshot()
-        node = _need_node(snap, args.NodeID)
+        node = need_node(snap, args.NodeID)
         if not args.SecretID or args.SecretID != node.SecretID:
             raise PermissionDenied(f'node "{args.NodeID}": the secret does not match')
         now_ns = agent.now_ns()
         free_mb, threshold_mb = args.FreeBytes >> 20, args.ThresholdBytes >> 20
         if args.UnderPressure:
             if node.SchedulingEligibility == NodeEligibility.INELIGIBLE:
-                return _answer(agent, node.ID, [])
+                return node_answer(agent, node.ID, [])
             event = NodeEvent(Message=f"Disk pressure: {free_mb} MB free in the data dir, below {threshold_mb} MB; "
                                       "node marked as ineligible", Subsystem=SUBSYSTEM_STORAGE,
-                              Details={_PRESSURE_KEY: "true", "free_mb": str(free_mb)}, Timestamp=_at(now_ns))
+                              Details={_PRESSURE_KEY: "true", "free_mb": str(free_mb)}, Timestamp=as_datetime(now_ns))
             await agent.propose(fsm.NodeUpdateEligibility(NodeID=node.ID, Eligibility=NodeEligibility.INELIGIBLE,
                                                           NodeEvent=event))
-            return _answer(agent, node.ID, [])
+            return node_answer(agent, node.ID, [])
         if node.SchedulingEligibility != NodeEligibility.INELIGIBLE or node.DrainStrategy is not None \
                 or not _pressure_set_eligibility(node):
-            return _answer(agent, node.ID, [])
+            return node_answer(agent, node.ID, [])
         evals = node_evals(agent, snap, node, now_ns)
         event = NodeEvent(Message=f"Disk pressure over: {free_mb} MB free in the data dir; node marked as eligible",
                           Subsystem=SUBSYSTEM_STORAGE, Details={_PRESSURE_KEY: "false", "free_mb": str(free_mb)},
-                          Timestamp=_at(now_ns))
+                          Timestamp=as_datetime(now_ns))
         await agent.propose(fsm.NodeUpdateEligibility(NodeID=node.ID, Eligibility=NodeEligibility.ELIGIBLE,
                                                       NodeEvent=event, Evals=evals or None))
-        return _answer(agent, node.ID, [e.ID for e in evals])
+        return node_answer(agent, node.ID, [e.ID for e in evals])

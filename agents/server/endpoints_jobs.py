@@ -19,11 +19,9 @@ from agents.rpc import CallContext, Registry, Role
 from agents.server import job_plan, periodic
 from agents.server.endpoints_deployments import DeploymentListResponse, SingleDeploymentResponse
 from agents.server.endpoints_reads import forwarded_read, job_index, read
-from agents.server.endpoints_writes import no_eval
+from agents.server.endpoints_writes import job_eval, no_eval
 from agents.server.listing import job_list_page, job_stub
 from agents.server.messages import (
-    JobListRequest,
-    JobListResponse,
     JobListStub,
     JobRegisterResponse,
     JobSpecificRequest,
@@ -63,8 +61,6 @@ __all__ = [
     "JobDeregisterResponse",
     "JobDispatchRequest",
     "JobDispatchResponse",
-    "JobListPageRequest",
-    "JobListPageResponse",
     "JobListStub",
     "JobRevertRequest",
     "JobScaleRequest",
@@ -92,8 +88,6 @@ DISPATCH_PAYLOAD_LIMIT_BYTES = 16 * 1024  # Nomad's limit on a dispatch payload
 
 # The former names of the job list's messages (now ``Job.List``'s), kept for the dashboard's selectors
 # (webui/ui, owned elsewhere), which still import them from here.
-JobListPageRequest = JobListRequest
-JobListPageResponse = JobListResponse
 
 
 # ---- registration --------------------------------------------------------------------------------
@@ -114,17 +108,9 @@ async def _forward_write(agent: ServerAgent, ctx: CallContext, args: Any, result
     return await agent.forwarder.forward(ctx, args, result_type, region=args.Region or None, to_leader=True)
 
 
-def _job_eval(agent: ServerAgent, job: Job, trigger: str) -> Evaluation:
-    now_ns = agent.now_ns()
-    return Evaluation(
-        ID=agent.new_id(), Namespace=job.Namespace or "default", Priority=job.Priority or 50,
-        Type=job.Type or JobType.SERVICE, TriggeredBy=trigger, JobID=job.ID or "", Status=EvalStatus.PENDING,
-        CreateTime=now_ns, ModifyTime=now_ns)
-
-
 async def _register(agent: ServerAgent, job: Job, trigger: str) -> tuple[Job, Evaluation | None]:
     """Commits ``job`` as a new version with its evaluation (none for periodic/parameterized templates)."""
-    ev = None if no_eval(job) else _job_eval(agent, job, trigger)
+    ev = None if no_eval(job) else job_eval(agent, job, trigger)
     stored = await agent.propose(fsm.JobRegister(Job=job, Eval=ev, SubmitTime=agent.now_ns()))
     assert isinstance(stored, Job)
     return stored, ev
@@ -157,7 +143,7 @@ def _writes(registry: Registry, agent: ServerAgent) -> None:
         if forwarded is not None:
             return forwarded
         job = _existing(agent.fsm.store.snapshot(), args.Namespace, args.JobID)
-        ev = None if no_eval(job) else _job_eval(agent, job, EvalTrigger.JOB_DEREGISTER)
+        ev = None if no_eval(job) else job_eval(agent, job, EvalTrigger.JOB_DEREGISTER)
         stored = await agent.propose(fsm.JobDeregister(Namespace=args.Namespace, JobID=args.JobID,
                                                        Purge=args.Purge, Eval=ev, SubmitTime=agent.now_ns()))
         if args.Purge:

@@ -116,7 +116,7 @@ class EvalCountResponse(msgspec.Struct, kw_only=True):
 # ---- helpers -------------------------------------------------------------------------------------
 
 
-def _need_node(snap: StateSnapshot, node_id: str) -> Node:
+def need_node(snap: StateSnapshot, node_id: str) -> Node:
     node = snap.node_by_id(node_id)
     if node is None:
         raise NotFound(f'node "{node_id}" not found')
@@ -139,7 +139,7 @@ def node_evals(agent: ServerAgent, snap: StateSnapshot, node: Node, now_ns: int)
             for (ns, job_id), (priority, kind) in sorted(jobs.items())]
 
 
-def _answer(agent: ServerAgent, node_id: str, eval_ids: list[str]) -> NodeWriteResponse:
+def node_answer(agent: ServerAgent, node_id: str, eval_ids: list[str]) -> NodeWriteResponse:
     snap = agent.fsm.store.snapshot()
     node = snap.node_by_id(node_id)
     created = [ev.CreateIndex for i in eval_ids if (ev := snap.eval_by_id(i)) is not None]
@@ -147,13 +147,13 @@ def _answer(agent: ServerAgent, node_id: str, eval_ids: list[str]) -> NodeWriteR
                              NodeModifyIndex=node.ModifyIndex if node is not None else 0, Index=snap.latest_index())
 
 
-def _at(now_ns: int) -> datetime:
+def as_datetime(now_ns: int) -> datetime:
     return datetime.fromtimestamp(now_ns / 1e9, tz=UTC)
 
 
 def _strategy(node: Node, given: DrainStrategy, now_ns: int) -> DrainStrategy:
     """The drain as stored: started now (or when the running drain started), with its force deadline."""
-    now = _at(now_ns)
+    now = as_datetime(now_ns)
     started = node.DrainStrategy.StartedAt if node.DrainStrategy is not None else now
     force = now + timedelta(microseconds=given.Deadline // 1000) if given.Deadline > 0 else given.ForceDeadline
     return msgspec.structs.replace(given, StartedAt=started, ForceDeadline=force)
@@ -165,7 +165,7 @@ def _drain_event(node: Node, strategy: DrainStrategy | None, meta: dict[str, str
     else:
         message = EVENT_DRAIN_UPDATED if node.DrainStrategy is not None else EVENT_DRAIN_SET
     return NodeEvent(Message=message, Subsystem=SUBSYSTEM_DRAIN, Details=dict(meta) if meta else None,
-                     Timestamp=_at(now_ns))
+                     Timestamp=as_datetime(now_ns))
 
 
 # ---- handlers ------------------------------------------------------------------------------------
@@ -181,7 +181,7 @@ def register(registry: Registry, agent: ServerAgent) -> None:
 async def _drain(agent: ServerAgent, args: NodeUpdateDrainRequest) -> list[str]:
     """Writes the drain, then takes the drainer's first step; the IDs of the evaluations created."""
     snap = agent.fsm.store.snapshot()
-    node = _need_node(snap, args.NodeID)
+    node = need_node(snap, args.NodeID)
     now_ns = agent.now_ns()
     strategy = _strategy(node, args.DrainStrategy, now_ns) if args.DrainStrategy is not None else None
     evals: list[Evaluation] = []
@@ -189,7 +189,7 @@ async def _drain(agent: ServerAgent, args: NodeUpdateDrainRequest) -> list[str]:
         evals = node_evals(agent, snap, node, now_ns)  # it may take work again: let its jobs use it
     await agent.propose(fsm.NodeUpdateDrain(
         NodeID=node.ID, DrainStrategy=strategy, MarkEligible=args.MarkEligible and strategy is None,
-        UpdatedAt=_at(now_ns), NodeEvent=_drain_event(node, strategy, args.Meta, now_ns), Evals=evals or None))
+        UpdatedAt=as_datetime(now_ns), NodeEvent=_drain_event(node, strategy, args.Meta, now_ns), Evals=evals or None))
     eval_ids = [e.ID for e in evals]
     if strategy is not None:
         for command in NodeDrainer(agent.new_id).step(agent.fsm.store.snapshot(), now_ns):
@@ -210,7 +210,7 @@ def _node_writes(registry: Registry, agent: ServerAgent) -> None:
         if (answer := await forwarded(ctx, args, args.Region)) is not None:
             return answer
         agent.check_leading()
-        return _answer(agent, args.NodeID, await _drain(agent, args))
+        return node_answer(agent, args.NodeID, await _drain(agent, args))
 
     @registry.endpoint("Node.UpdateEligibility", roles=writers)
     async def update_eligibility(ctx: CallContext, args: NodeUpdateEligibilityRequest) -> NodeWriteResponse:
@@ -219,7 +219,7 @@ def _node_writes(registry: Registry, agent: ServerAgent) -> None:
         if args.Eligibility not in (NodeEligibility.ELIGIBLE, NodeEligibility.INELIGIBLE):
             raise InvalidInput(f'invalid scheduling eligibility "{args.Eligibility}": use eligible or ineligible')
         snap = agent.fsm.store.snapshot()
-        node = _need_node(snap, args.NodeID)
+        node = need_node(snap, args.NodeID)
         eligible = args.Eligibility == NodeEligibility.ELIGIBLE
         if eligible and node.DrainStrategy is not None:
             raise Conflict(f'node "{node.ID}" is draining: it cannot be made eligible until the drain ends')
@@ -227,10 +227,10 @@ def _node_writes(registry: Registry, agent: ServerAgent) -> None:
         becomes_eligible = eligible and node.SchedulingEligibility != NodeEligibility.ELIGIBLE
         evals = node_evals(agent, snap, node, now_ns) if becomes_eligible else []
         event = NodeEvent(Message=f"Node marked as {args.Eligibility}", Subsystem=SUBSYSTEM_CLUSTER,
-                          Timestamp=_at(now_ns))
+                          Timestamp=as_datetime(now_ns))
         await agent.propose(fsm.NodeUpdateEligibility(NodeID=node.ID, Eligibility=args.Eligibility,
                                                       NodeEvent=event, Evals=evals or None))
-        return _answer(agent, node.ID, [e.ID for e in evals])
+        return node_answer(agent, node.ID, [e.ID for e in evals])
 
     @registry.endpoint("Node.Deregister", roles=writers)
     async def deregister(ctx: CallContext, args: NodeBatchDeregisterRequest) -> NodeWriteResponse:
@@ -241,9 +241,9 @@ def _node_writes(registry: Registry, agent: ServerAgent) -> None:
             raise InvalidInput("node deregister: no node IDs given")
         snap = agent.fsm.store.snapshot()
         now_ns = agent.now_ns()
-        evals = [ev for node_id in args.NodeIDs for ev in node_evals(agent, snap, _need_node(snap, node_id), now_ns)]
+        evals = [ev for node_id in args.NodeIDs for ev in node_evals(agent, snap, need_node(snap, node_id), now_ns)]
         await agent.propose(fsm.NodeDeregister(NodeIDs=list(args.NodeIDs), Evals=evals or None))
-        answer = _answer(agent, args.NodeIDs[0], [e.ID for e in evals])
+        answer = node_answer(agent, args.NodeIDs[0], [e.ID for e in evals])
         answer.NodeModifyIndex = answer.Index  # the node is gone: the index of its removal
         return answer
 
@@ -252,11 +252,11 @@ def _node_writes(registry: Registry, agent: ServerAgent) -> None:
         if (answer := await forwarded(ctx, args, args.Region)) is not None:
             return answer
         snap = agent.fsm.store.snapshot()
-        node = _need_node(snap, args.NodeID)
+        node = need_node(snap, args.NodeID)
         evals = node_evals(agent, snap, node, agent.now_ns())
         if evals:
             await agent.propose(fsm.EvalUpdate(Evals=evals))
-        return _answer(agent, node.ID, [e.ID for e in evals])
+        return node_answer(agent, node.ID, [e.ID for e in evals])
 
 
 def _alloc_stop(registry: Registry, agent: ServerAgent) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from agents.rpc import CallContext, Registry, Role
-from agents.server.endpoints import Member, _forwarded_read, _Query, _read
+from agents.server.endpoints import Member, Query, forwarded_read, read
 from agents.server.membership import (
     JoinRequest,
     JoinResponse,
@@ -106,7 +106,7 @@ class SchedulerSetConfigResponse(msgspec.Struct, kw_only=True):
     Index: int = 0
 
 
-class SchedulerGetRequest(_Query, kw_only=True):
+class SchedulerGetRequest(Query, kw_only=True):
     pass
 
 
@@ -288,10 +288,10 @@ async def _take_snapshot(agent: ServerAgent) -> SnapshotSaveResponse:
 def _scheduler(registry: Registry, agent: ServerAgent) -> None:
     @registry.endpoint("Operator.SchedulerGetConfiguration", roles={Role.SERVER, Role.WEB})
     async def scheduler_get(ctx: CallContext, args: SchedulerGetRequest) -> SchedulerConfigurationResponse:
-        forwarded = await _forwarded_read(agent, ctx, args, SchedulerConfigurationResponse)
+        forwarded = await forwarded_read(agent, ctx, args, SchedulerConfigurationResponse)
         if forwarded is not None:
             return forwarded
-        snap, index = await _read(agent, ctx, args, lambda s: s.scheduler_config().ModifyIndex)
+        snap, index = await read(agent, ctx, args, lambda s: s.scheduler_config().ModifyIndex)
         known_leader, last_contact_ms = agent.leader_contact()
         return SchedulerConfigurationResponse(SchedulerConfig=snap.scheduler_config(), Index=index,
                                               KnownLeader=known_leader, LastContact=last_contact_ms)

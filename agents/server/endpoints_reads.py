@@ -124,7 +124,6 @@ def _job_reads(registry: Registry, agent: ServerAgent) -> None:
 
     registry.add("Job.List", job_list, roles=_READERS)
     # The dashboard's selectors (webui/ui) still call the list by its former name.
-    registry.add("Job.ListStubs", job_list, roles=_READERS)
 
     @registry.endpoint("Job.Allocations", roles=_READERS)
     async def job_allocations(ctx: CallContext, args: JobSpecificRequest) -> JobAllocationsResponse:
@@ -153,7 +152,7 @@ def _eval_reads(registry: Registry, agent: ServerAgent) -> None:
         if forwarded is not None:
             return forwarded
         snap, index = await read(agent, ctx, args, lambda s: s.table_index("evals"))
-        found = matching_evals(snap, args.Namespace, args.FilterJobID or args.JobID, args.FilterEvalStatus,
+        found = matching_evals(snap, args.Namespace, args.FilterJobID, args.FilterEvalStatus,
                                args.Prefix, args.Filter)
         listed, token = page(found, lambda e: (e.CreateIndex, e.ID), args.PerPage, args.NextToken)
         return EvalListResponse(Evaluations=listed, NextToken=token, Index=index)

@@ -39,7 +39,7 @@ from cluster.structs.validate import validate_job
 if TYPE_CHECKING:
     from agents.server.agent import ServerAgent
 
-__all__ = ["ENFORCE_INDEX_PREFIX", "KeyedLocks", "check_job_index", "checked_job", "no_eval", "register"]
+__all__ = ["ENFORCE_INDEX_PREFIX", "KeyedLocks", "check_job_index", "checked_job", "job_eval", "no_eval", "register"]
 
 SECOND_NS = 1_000_000_000
 ENFORCE_INDEX_PREFIX = "Enforcing job modify index"  # Nomad's words, which its CLI users know
@@ -128,13 +128,18 @@ def _job_register(registry: Registry, agent: ServerAgent) -> None:
             return await _register_job(agent, job)
 
 
-async def _register_job(agent: ServerAgent, job: Job) -> JobRegisterResponse:
+def job_eval(agent: ServerAgent, job: Job, trigger: str) -> Evaluation:
+    """A pending evaluation of ``job``, triggered by ``trigger``: what every job write hands the scheduler."""
     now_ns = agent.now_ns()
-    ev = None if no_eval(job) else Evaluation(
+    return Evaluation(
         ID=agent.new_id(), Namespace=job.Namespace or "default", Priority=job.Priority or 50,
-        Type=job.Type or JobType.SERVICE, TriggeredBy=EvalTrigger.JOB_REGISTER, JobID=job.ID or "",
-        Status=EvalStatus.PENDING, CreateTime=now_ns, ModifyTime=now_ns)
-    stored = await agent.propose(fsm.JobRegister(Job=job, Eval=ev, SubmitTime=now_ns))
+        Type=job.Type or JobType.SERVICE, TriggeredBy=trigger, JobID=job.ID or "", Status=EvalStatus.PENDING,
+        CreateTime=now_ns, ModifyTime=now_ns)
+
+
+async def _register_job(agent: ServerAgent, job: Job) -> JobRegisterResponse:
+    ev = None if no_eval(job) else job_eval(agent, job, EvalTrigger.JOB_REGISTER)
+    stored = await agent.propose(fsm.JobRegister(Job=job, Eval=ev, SubmitTime=agent.now_ns()))
     assert isinstance(stored, Job)
     created = agent.fsm.store.snapshot().eval_by_id(ev.ID) if ev is not None else None
     return JobRegisterResponse(

@@ -263,7 +263,7 @@ class SingleEvalResponse(msgspec.Struct, kw_only=True):
 
 
 class EvalListRequest(Query, kw_only=True):
-    """Nomad's EvalListRequest; ``JobID`` is Caravan's older name of ``FilterJobID`` (either works)."""
+    """Nomad's EvalListRequest."""
 
     Namespace: str = "default"  # "*": every namespace
     Prefix: str = ""
@@ -272,7 +272,6 @@ class EvalListRequest(Query, kw_only=True):
     Filter: str = ""  # a filter expression (go-bexpr, as Nomad's ?filter=)
     PerPage: int = 0  # 0: everything
     NextToken: str = ""  # "<CreateIndex>.<ID>" of the page's first evaluation
-    JobID: str = ""
 
 
 class EvalListResponse(msgspec.Struct, kw_only=True):

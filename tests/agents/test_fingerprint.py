@@ -6,9 +6,9 @@ import os
 import platform
 from pathlib import Path
 
-from agents.client.fingerprint import HostFacts, collect_facts, node_attributes, node_resources
+from agents.client.fingerprint import MachineFacts, collect_facts, node_attributes, node_resources
 
-FACTS = HostFacts(
+FACTS = MachineFacts(
     hostname="worker-1", cores=4, mhz=2500, cpu_model="Test CPU", arch="amd64",
     memory_bytes=8 * 1024**3, kernel_name="linux", kernel_version="6.1.0", os_name="debian",
     os_version="12", data_dir="/var/lib/caravan", disk_total_bytes=100 * 1024**3,

@@ -14,13 +14,14 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import pytest
 
 from cluster.errors import Unavailable
 from tests.agents.server.support import FakeNode
 from tests.unit.scheduler import factories
-from tests.web.test_api_v1 import acl_off, acl_on, get, register, secret, server
+from tests.web.test_api_v1 import acl_off, acl_on, get, job_json, put, register, secret, server
 from webui.acl import policy_upsert, token_create
 
 pytestmark = pytest.mark.slow
@@ -145,6 +146,39 @@ def test_placed_job_allocations_are_found_from_job_node_and_list(nodes: Nodes) -
     by_prefix = get(f"/v1/allocations?prefix={stub['ID'][:8]}").json()
     assert [a["ID"] for a in by_prefix] == [stub["ID"]]
     assert stub["ID"] in [a["ID"] for a in get("/v1/allocations").json()]
+
+
+def test_allocation_lists_filter_and_page_as_nomad(nodes: Nodes) -> None:
+    job = job_json("alloc-pages")
+    job["TaskGroups"][0]["Count"] = 3
+    put("/v1/jobs", {"Job": job})
+    stubs = placed("alloc-pages", count=3)
+    ids = [a["ID"] for a in stubs]
+    first = get("/v1/allocations?per_page=2&filter=" + quote('JobID == "alloc-pages"'))
+    assert first.status_code == 200
+    assert [a["ID"] for a in first.json()] == ids[:2]
+    token = first["X-Nomad-NextToken"]
+    rest = get("/v1/allocations?per_page=2&filter=" + quote('JobID == "alloc-pages"') + f"&next_token={token}")
+    assert [a["ID"] for a in rest.json()] == ids[2:] and "X-Nomad-NextToken" not in rest
+    on_one_node = get("/v1/job/alloc-pages/allocations?filter=" + quote(f'NodeID == "{stubs[0]["NodeID"]}"'))
+    assert {a["NodeID"] for a in on_one_node.json()} == {stubs[0]["NodeID"]}
+    assert get("/v1/job/alloc-pages/allocations?filter=" + quote('ClientStatus == "nope"')).json() == []
+    bad = get("/v1/allocations?filter=" + quote("JobID =="))
+    assert bad.status_code == 400 and b"filter" in bad.content.lower()
+    assert get("/v1/job/alloc-pages/allocations?filter=" + quote("JobID ==")).status_code == 400
+
+
+def test_node_list_filters_and_pages_by_id(nodes: Nodes) -> None:
+    ordered = sorted(nodes.ids)
+    named = get("/v1/nodes?filter=" + quote('Name == "web-node-2"')).json()
+    assert [n["ID"] for n in named] == [nodes.ids[1]]
+    mine = quote('Name matches "^web-node-"')
+    first = get(f"/v1/nodes?per_page=1&filter={mine}")
+    assert [n["ID"] for n in first.json()] == ordered[:1]
+    assert first["X-Nomad-NextToken"] == ordered[1]  # Nomad's node tokens: the next page's first ID
+    second = get(f"/v1/nodes?per_page=1&filter={mine}&next_token={first['X-Nomad-NextToken']}")
+    assert [n["ID"] for n in second.json()] == ordered[1:] and "X-Nomad-NextToken" not in second
+    assert get("/v1/nodes?per_page=-1").status_code == 400
 
 
 def test_unknown_allocation_is_404_and_unknown_job_has_none(nodes: Nodes) -> None:

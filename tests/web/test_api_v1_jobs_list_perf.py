@@ -1,5 +1,5 @@
 """The jobs list at 10,000 jobs: paging and filtering run on the server's snapshot (``job_list_page``, what
-``Job.ListStubs`` answers with), so one page costs a sort of the IDs and the page's stubs, not 10,000
+``Job.List`` answers with), so one page costs a sort of the IDs and the page's stubs, not 10,000
 stubs. Walking every page visits every job once, in order, with the filter applied across pages.
 """
 

@@ -294,3 +294,34 @@ def test_acl_capabilities_of_job_writes(server: str, acl_on: None) -> None:
     dispatcher = {"X-Nomad-Token": secret("dispatcher")}
     assert post("/v1/job/acl-jobw/dispatch", {}, **dispatcher).status_code == 400  # allowed; not parameterized
     assert delete("/v1/job/acl-jobw", **{"X-Nomad-Token": writer}).status_code == 200
+
+
+def test_register_with_enforce_index_checks_the_job_modify_index(server: str) -> None:
+    """Nomad's check-index: 0 means "must not exist", N means "must be at JobModifyIndex N"; else 409."""
+    job = job_json("checked")
+    missing = put("/v1/jobs", {"Job": job, "EnforceIndex": True, "JobModifyIndex": 7})
+    assert missing.status_code == 409
+    assert missing.content == b"Enforcing job modify index 7: job does not exist"
+    assert get("/v1/job/checked").status_code == 404
+
+    created = put("/v1/jobs", {"Job": job, "EnforceIndex": True, "JobModifyIndex": 0})
+    assert created.status_code == 200, created.content
+    index = created.json()["JobModifyIndex"]
+    again = put("/v1/jobs", {"Job": job, "EnforceIndex": True, "JobModifyIndex": 0})
+    assert (again.status_code, again.content) == (409, b"Enforcing job modify index 0: job already exists")
+
+    job["Priority"] = 60
+    stale = post("/v1/job/checked", {"Job": job, "EnforceIndex": True, "JobModifyIndex": index - 1})
+    assert stale.status_code == 409
+    assert stale.content == (f"Enforcing job modify index {index - 1}: job exists with conflicting job modify "
+                             f"index: {index}").encode()
+    assert get("/v1/job/checked").json()["Priority"] == 50  # refused writes change nothing
+
+    updated = post("/v1/job/checked", {"Job": job, "EnforceIndex": True, "JobModifyIndex": index})
+    assert updated.status_code == 200, updated.content
+    assert updated.json()["JobModifyIndex"] > index
+    assert get("/v1/job/checked").json()["Priority"] == 60
+    unchecked = put("/v1/jobs", {"Job": job, "JobModifyIndex": 1})  # without EnforceIndex: no check
+    assert unchecked.status_code == 200
+    bad = put("/v1/jobs", {"Job": job, "EnforceIndex": "yes"})
+    assert bad.status_code == 400

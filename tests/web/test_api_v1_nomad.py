@@ -106,6 +106,20 @@ def test_register_read_list_and_evaluations(web: Web) -> None:
     assert "no-such-job" not in n.job
 
 
+def test_register_with_enforce_index_is_a_conflict_when_the_index_moved(web: Web) -> None:
+    """python-nomad sends ``EnforceIndex``/``JobModifyIndex`` in the body; a mismatch is its 409 exception."""
+    n = client(web)
+    job_id = f"contract-checked-{web.port}"
+    body = {**job(job_id), "EnforceIndex": True, "JobModifyIndex": 0}
+    index = n.job.register_job(job_id, body)["JobModifyIndex"]
+    with pytest.raises(nomad.api.exceptions.VariableConflict) as refused:
+        n.job.register_job(job_id, body)
+    assert refused.value.nomad_resp.text == "Enforcing job modify index 0: job already exists"
+    changed = job(job_id)
+    changed["Job"]["Priority"] = 70
+    assert n.job.register_job(job_id, {**changed, "EnforceIndex": True, "JobModifyIndex": index})["JobModifyIndex"] > index
+
+
 def test_status(web: Web) -> None:
     n = client(web)
     assert n.status.leader.get_leader() == web.server

@@ -12,8 +12,10 @@ import gzip
 import pytest
 from django.test import Client
 
-from tests.web.test_api_v1 import acl_off, acl_on, get, register, secret, server  # noqa: F401 - fixtures
+from tests.web.test_api_v1 import acl_off, acl_on, get, register, secret, server
 from webui.acl import token_create
+
+__all__ = ["acl_off", "acl_on", "server"]  # fixtures shared with test_api_v1
 
 pytestmark = pytest.mark.slow
 

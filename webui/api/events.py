@@ -24,9 +24,10 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from agents.server.endpoints_events import EventStreamReply, EventStreamRequest
 from cluster.acl import ACL
-from cluster.errors import CaravanError, InvalidInput, NotFound, PermissionDenied, Unavailable
+from cluster.errors import CaravanError, InvalidInput
 from cluster.state.events import Event
 from webui.api.auth import request_acl
+from webui.api.http import async_api_view
 from webui.gateway import gateway
 from webui.live.access import check_subscription, event_allowed, parse_topics
 
@@ -42,31 +43,21 @@ GIVE_UP_S = 30.0  # servers unreachable this long: the stream ends and the clien
 _JSON = msgspec.json.Encoder()
 
 RecheckACL = Callable[[], Awaitable[ACL | None]]
-_STATUS = ((InvalidInput, 400), (PermissionDenied, 403), (NotFound, 404), (Unavailable, 503))
 
 
-def _error(e: CaravanError) -> HttpResponse:
-    status = next((s for cls, s in _STATUS if isinstance(e, cls)), 500)
-    return HttpResponse(str(e), status=status, content_type="text/plain")
-
-
+@async_api_view("GET")
 async def event_stream(request: HttpRequest) -> HttpResponse:
     """The view; errors found before the first line are Nomad's plain-text status answers."""
-    if request.method != "GET":
-        return HttpResponse(f"Invalid method {request.method}", status=405, content_type="text/plain")
-    try:
-        raw_index = request.GET.get("index", "") or "0"
-        if not raw_index.isdigit():
-            raise InvalidInput(f"Invalid index: {raw_index!r}")
-        topics = parse_topics(request.GET.getlist("topic"))
-        namespace = request.GET.get("namespace") or "default"
-        region = request.GET.get("region", "")
-        acl = await sync_to_async(request_acl)(request)
-        check_subscription(acl, topics, namespace)
-        first = await _call(EventStreamRequest(Index=int(raw_index), Topics=topics, Namespace=namespace,
-                                               Region=region, MaxQueryTime=1))
-    except CaravanError as e:
-        return _error(e)
+    raw_index = request.GET.get("index", "") or "0"
+    if not raw_index.isdigit():
+        raise InvalidInput(f"Invalid index: {raw_index!r}")
+    topics = parse_topics(request.GET.getlist("topic"))
+    namespace = request.GET.get("namespace") or "default"
+    region = request.GET.get("region", "")
+    acl = await sync_to_async(request_acl)(request)
+    check_subscription(acl, topics, namespace)
+    first = await _call(EventStreamRequest(Index=int(raw_index), Topics=topics, Namespace=namespace,
+                                           Region=region, MaxQueryTime=1))
 
     async def recheck() -> ACL | None:
         fresh = await sync_to_async(request_acl)(request)

@@ -16,6 +16,7 @@ from webui.api import (
     jobs_read,
     nodes_write,
     operator,
+    snapshot_restore,
     status,
 )
 
@@ -96,7 +97,7 @@ _cluster = [
     path("operator/raft/peer", operator.operator_raft_peer, name="operator-raft-peer"),
     path("operator/raft/transfer-leadership", operator.operator_transfer_leadership,
          name="operator-transfer-leadership"),
-    path("operator/snapshot", operator.operator_snapshot, name="operator-snapshot"),
+    path("operator/snapshot", snapshot_restore.operator_snapshot_root, name="operator-snapshot"),
     path("operator/scheduler/configuration", operator.operator_scheduler_configuration,
          name="operator-scheduler-configuration"),
     path("event/stream", events.event_stream, name="event-stream"),

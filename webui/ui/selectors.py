@@ -56,7 +56,7 @@ def job_allocs(*, region: str, namespace: str, job_id: str) -> list[AllocListStu
 
 def evals_list(*, region: str, namespace: str, job_id: str = "") -> list[Evaluation]:
     """Evaluations of one job, or of a namespace ("*": all), newest first."""
-    args = EvalListRequest(Namespace=namespace, JobID=job_id, Region=region)
+    args = EvalListRequest(Namespace=namespace, FilterJobID=job_id, Region=region)
     evals = gateway().call_sync("Eval.List", args, EvalListResponse).Evaluations
     return sorted(evals, key=lambda e: (e.CreateIndex, e.ID), reverse=True)
 

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.server.endpoints import JobSpecificRequest
+from agents.server.endpoints import JobListRequest, JobListResponse, JobSpecificRequest
 from agents.server.endpoints_jobs import (
     DeploymentListResponse,
-    JobListPageRequest,
-    JobListPageResponse,
     JobListStub,
     JobSummaryResponse,
     JobVersionsRequest,
@@ -47,14 +45,14 @@ def jobs_page(*, region: str, namespace: str, search: str, next_token: str, page
     """A page of job stubs (with their summaries), cut and filtered on the server, so the cost of a page
     does not grow with the number of jobs shown, only (lightly) with the number stored."""
     assert 0 < page_size <= MAX_PAGE_SIZE, page_size
-    args = JobListPageRequest(
+    args = JobListRequest(
         Namespace=namespace,
         Region=region,
         Filter=search_filter(search),
         PerPage=page_size,
         NextToken=next_token,
     )
-    reply = gateway().call_sync("Job.ListStubs", args, JobListPageResponse)
+    reply = gateway().call_sync("Job.List", args, JobListResponse)
     return JobsPage(jobs=reply.Jobs, next_token=reply.NextToken, index=reply.Index)
 
 

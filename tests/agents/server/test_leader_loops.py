@@ -306,7 +306,7 @@ def test_a_periodic_job_launches_children_on_its_cron_and_on_demand(tmp_path: Pa
             assert triggers.count("periodic-job") == 1  # (and, with no node, the blocked one it left)
         seconds = [int((k.ID or "").rsplit("-", 1)[1]) for k in launched]
         assert len(set(seconds)) == len(seconds)
-        await c.agent.propose(fsm.JobDeregister(Namespace="default", JobID="tick"))
+        await c.agent.propose(fsm.JobDeregister(Namespace="default", JobID="tick", SubmitTime=c.agent.now_ns()))
         await asyncio.sleep(0.2)
         after_stop = len(children(c, "tick"))
         await asyncio.sleep(1.5)
