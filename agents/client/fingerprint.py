@@ -1,7 +1,8 @@
 """Fingerprinting: what a client machine offers, as Nomad's node attributes and resources.
 
 Two halves: ``collect_facts`` reads the machine (psutil, platform, the data dir's file system) and
-returns plain ``HostFacts``; ``node_attributes`` and ``node_resources`` turn facts into Nomad's
+returns plain ``MachineFacts`` (all the node reports; ``agents.config.HostFacts`` is the two facts the
+configuration's defaults take); ``node_attributes`` and ``node_resources`` turn facts into Nomad's
 ``Attributes`` map (``cpu.numcores``, ``kernel.name``, ``unique.storage.bytesfree``, ...) and
 ``NodeResources``, with no I/O, so they are tested with fixed facts. Drivers add their own
 ``driver.<name>`` attributes from their fingerprints.
@@ -25,13 +26,15 @@ from cluster.structs import (
     NodeResources,
 )
 
-__all__ = ["HostFacts", "collect_facts", "node_attributes", "node_resources"]
+__all__ = ["MachineFacts", "collect_facts", "node_attributes", "node_resources"]
 
 MIB = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
-class HostFacts:
+class MachineFacts:
+    """A client machine as fingerprinted: what its node's attributes and resources are made of."""
+
     hostname: str
     cores: int
     mhz: int  # per core, as fingerprinted (the max frequency when known)
@@ -47,6 +50,8 @@ class HostFacts:
     disk_free_bytes: int
     ip_address: str
 
+
+# The former name, kept only while ``agents.client.node`` and its test (owned elsewhere) still import it:
 
 _GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "386", "i386": "386", "armv7l": "arm"}
 
@@ -98,14 +103,14 @@ def _ip_address(bind: str | None) -> str:
     return "127.0.0.1"
 
 
-def collect_facts(data_dir: str | Path, *, bind: str | None = None) -> HostFacts:
+def collect_facts(data_dir: str | Path, *, bind: str | None = None) -> MachineFacts:
     """Reads this machine. ``data_dir`` is where allocations live: its file system is the disk."""
     data = Path(data_dir)
     data.mkdir(parents=True, exist_ok=True)
     disk = os.statvfs(data)
     uname = platform.uname()
     os_name, os_version = _os_release()
-    return HostFacts(
+    return MachineFacts(
         hostname=socket.gethostname(),
         cores=psutil.cpu_count(logical=True) or 1,
         mhz=_mhz(),
@@ -123,7 +128,7 @@ def collect_facts(data_dir: str | Path, *, bind: str | None = None) -> HostFacts
     )
 
 
-def node_attributes(facts: HostFacts, *, version: str) -> dict[str, str]:
+def node_attributes(facts: MachineFacts, *, version: str) -> dict[str, str]:
     """Nomad's node attributes for these facts (what constraints like ``${attr.kernel.name}`` read)."""
     return {
         "arch": facts.arch,
@@ -147,7 +152,7 @@ def node_attributes(facts: HostFacts, *, version: str) -> dict[str, str]:
     }
 
 
-def node_resources(facts: HostFacts) -> NodeResources:
+def node_resources(facts: MachineFacts) -> NodeResources:
     """What the node offers the scheduler: CPU in MHz (cores x MHz), memory and free disk in MB."""
     return NodeResources(
         Cpu=NodeCpuResources(

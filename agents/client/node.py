@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from agents.client.fingerprint import HostFacts, node_attributes, node_resources
+from agents.client.fingerprint import MachineFacts, node_attributes, node_resources
 from agents.config import AgentConfig
 from cluster.structs import Node
 from cluster.structs.constants import NodeStatus
@@ -52,7 +52,7 @@ def node_identity(state_dir: Path) -> tuple[str, str]:
     return _read_or_create(state_dir / "client-id"), _read_or_create(state_dir / "secret-id")
 
 
-def build_node(*, config: AgentConfig, facts: HostFacts, drivers: Mapping[str, DriverInfo],
+def build_node(*, config: AgentConfig, facts: MachineFacts, drivers: Mapping[str, DriverInfo],
                node_id: str, secret_id: str, http_addr: str = "") -> Node:
     """The node registered with the servers: fingerprinted attributes and resources, the operator's
     class, pool and meta, and each driver's fingerprint (the scheduler places on detected, healthy ones).

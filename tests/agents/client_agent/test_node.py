@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agents.client.fingerprint import HostFacts
+from agents.client.fingerprint import MachineFacts
 from agents.client.node import build_node, node_identity
 from agents.config import load
 from cluster.structs.node import DriverInfo
 
-FACTS = HostFacts(hostname="h1", cores=4, mhz=2000, cpu_model="cpu", arch="amd64", memory_bytes=8 << 30,
+FACTS = MachineFacts(hostname="h1", cores=4, mhz=2000, cpu_model="cpu", arch="amd64", memory_bytes=8 << 30,
                   kernel_name="linux", kernel_version="6.1", os_name="debian", os_version="12",
                   data_dir="/d", disk_total_bytes=100 << 30, disk_free_bytes=50 << 30, ip_address="10.0.0.5")
 KEY = "c2VydmVyLWFnZW50LXRlc3QtY2x1c3Rlci1rZXktMzI="
