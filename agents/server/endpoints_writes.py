@@ -27,6 +27,7 @@ from agents.server.messages import (
 )
 from cluster import fsm
 from cluster.errors import Conflict, InvalidInput, JobSpecError, NotFound
+from cluster.scheduler import node_reconnect_evals
 from cluster.state import StateSnapshot
 from cluster.state.write_allocs import AllocClientUpdate
 from cluster.structs.canonicalize import canonicalize
@@ -184,6 +185,12 @@ def _node_writes(registry: Registry, agent: ServerAgent) -> None:
             now_ns = agent.now_ns()
             if args.Status == NodeStatus.READY:
                 evals = _system_evals(agent, snap, args.NodeID, now_ns)
+                if node.Status == NodeStatus.DISCONNECTED:
+                    # Back within its disconnect window: its ``unknown`` allocations are reconciled (kept,
+                    # their replacements stopped) by one evaluation per job, as Nomad does on reconnect.
+                    known = {(e.Namespace, e.JobID) for e in evals}
+                    evals += [e for e in node_reconnect_evals(snap, args.NodeID, now_ns, agent.new_id)
+                              if (e.Namespace, e.JobID) not in known]
             await agent.propose(fsm.NodeUpdateStatus(NodeID=args.NodeID, Status=args.Status,
                                                      UpdatedAt=now_ns // SECOND_NS, Evals=evals or None))
         return _node_answer(agent, args.NodeID, evals)
@@ -235,23 +242,31 @@ def _alloc_updates(registry: Registry, agent: ServerAgent) -> None:
         if not args.Alloc:
             raise InvalidInput("Alloc.UpdateFromClient: no allocations to update")
         now_ns = agent.now_ns()
-        evals = _failure_evals(agent, agent.fsm.store.snapshot(), args.Alloc, now_ns)
+        evals = _update_evals(agent, agent.fsm.store.snapshot(), args.Alloc, now_ns)
         await agent.propose(fsm.AllocClientUpdateRequest(Allocs=args.Alloc, Evals=evals or None, UpdatedAt=now_ns))
         return GenericResponse(Index=agent.fsm.store.latest_index())
 
 
-def _failure_evals(agent: ServerAgent, snap: StateSnapshot, updates: list[AllocClientUpdate],
-                   now_ns: int) -> list[Evaluation]:
-    """An evaluation per job with a newly failed allocation, so its reschedule policy is applied."""
+def _update_evals(agent: ServerAgent, snap: StateSnapshot, updates: list[AllocClientUpdate],
+                  now_ns: int) -> list[Evaluation]:
+    """An evaluation per job with a newly failed allocation (its reschedule policy applies), or with an
+    ``unknown`` allocation its client reports running again (the reconnect: keep it, stop its
+    replacement), as Nomad's ``Node.UpdateAlloc`` creates them."""
     jobs: dict[tuple[str, str], Evaluation] = {}
     for update in updates:
         alloc = snap.alloc_by_id(update.ID)
-        if alloc is None or update.ClientStatus != "failed" or alloc.ClientStatus == "failed" or alloc.Job is None:
+        if alloc is None or alloc.Job is None:
+            continue
+        if update.ClientStatus == "failed" and alloc.ClientStatus != "failed":
+            trigger = EvalTrigger.RETRY_FAILED_ALLOC
+        elif update.ClientStatus == "running" and alloc.ClientStatus == "unknown":
+            trigger = EvalTrigger.RECONNECT
+        else:
             continue
         key = (alloc.Namespace, alloc.JobID)
         if key not in jobs:
             jobs[key] = Evaluation(
                 ID=agent.new_id(), Namespace=alloc.Namespace, Priority=alloc.Job.Priority or 50,
-                Type=alloc.Job.Type or JobType.SERVICE, TriggeredBy=EvalTrigger.RETRY_FAILED_ALLOC,
+                Type=alloc.Job.Type or JobType.SERVICE, TriggeredBy=trigger,
                 JobID=alloc.JobID, Status=EvalStatus.PENDING, CreateTime=now_ns, ModifyTime=now_ns)
     return list(jobs.values())

@@ -13,7 +13,6 @@ purges a dead job at once.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -127,11 +126,7 @@ async def one_server(tmp_path: Path) -> AsyncIterator[Cluster]:
     config_file = tmp_path / "server.hcl"
     config_file.write_text(hcl.replace("  num_schedulers    = 2\n", "  num_schedulers    = 2\n" + GC_HCL))
     agent = ServerAgent(load(["-server", "-config", str(config_file)]).config, raft=FAST_RAFT)
-    # The agent does not pass the GC settings to the leader loops yet (agents/server/agent.py); this is the
-    # wiring it needs, from the same HCL.
-    base = agent._leader_config()
-    gc = GCSettings.from_server(agent.config.server)
-    agent._leader_config = lambda: dataclasses.replace(base, gc=gc)  # type: ignore[method-assign]
+    assert agent._leader_config().gc == GCSettings.from_server(agent.config.server)  # the HCL's GC settings
     await agent.start()
     cluster = Cluster(agent)
     try:
