@@ -8,7 +8,9 @@ except Raft replication and the network. Defaults: 5,000 nodes, service jobs of 
 
     .venv/bin/python -m benchmarks.scheduler_bench [--placements N] [--nodes N] [--count N] [--json]
 
-``--json`` prints one line: {"nodes", "placements", "seconds", "placements_per_s", "peak_rss_mb"}.
+``--json`` prints one line: {"nodes", "placements", "seconds", "cpu_seconds", "placements_per_s",
+"peak_rss_mb"} (and "digest" with ``--digest``). ``--digest`` also prints a sha256 of every
+allocation's ID, name and node, to check that a faster scheduler still decides the same.
 ``--raft-bytes`` also encodes every command to bytes and decodes it before applying, as a
 follower would. ``--profile`` prints the top of a cProfile run. ``--gc`` and ``--gc-threshold``
 set the garbage collector's policy; the default is the server's (``cluster.scheduler.gc_tuning``:
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import hashlib
 import json
 import pstats
 import random
@@ -124,6 +127,14 @@ class Bench:
         return self.planner.placed - before
 
 
+def placements_digest(store: StateStore) -> str:
+    """sha256 over (ID, name, node) of every allocation, in ID order: equal digests, same decisions."""
+    h = hashlib.sha256()
+    for alloc in sorted(store.snapshot().allocs(), key=lambda a: a.ID):
+        h.update(f"{alloc.ID} {alloc.Name} {alloc.NodeID}\n".encode())
+    return h.hexdigest()
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -137,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--raft-bytes", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--digest", action="store_true", help="print a digest of the placements")
     parser.add_argument("--gc", choices=("server", "freeze", "default"), default="server",
                         help="server: the server's policy (gc_tuning: raised threshold, freeze after each "
                              "job); freeze: only the freeze, Python's thresholds; default: Python's")
@@ -172,14 +184,19 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - cpu_start
     assert placed == args.placements, f"placed {placed} of {args.placements}"
-    out = {"nodes": args.nodes, "placements": placed, "seconds": round(seconds, 3),
-           "placements_per_s": round(placed / seconds), "peak_rss_mb": round(peak_rss_mb(), 1)}
+    out: dict[str, Any] = {"nodes": args.nodes, "placements": placed, "seconds": round(seconds, 3),
+                           "cpu_seconds": round(cpu_seconds, 3), "placements_per_s": round(placed / seconds),
+                           "peak_rss_mb": round(peak_rss_mb(), 1)}
+    if args.digest:
+        out["digest"] = placements_digest(bench.store)
     if args.json:
         print(json.dumps(out))
     else:
         print(f"{placed} placements on {args.nodes} nodes in {seconds:.2f} s: {placed / seconds:,.0f} placements/s "
               f"({placed / cpu_seconds:,.0f}/s of CPU time), first eval {first_eval_s * 1000:.1f} ms, "
               f"peak RSS {out['peak_rss_mb']} MB")
+        if args.digest:
+            print(f"digest {out['digest']}")
     if profiler is not None:
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
     return 0

@@ -15,7 +15,7 @@ same result. ``StateMachine`` wraps all this for the Raft runtime.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar, Union
 
 import immutables
@@ -36,6 +36,7 @@ from cluster.state import (
     state_to_bytes,
 )
 from cluster.state.events import EventBatch
+from cluster.state.records import JobScalingEvents, ScalingEvent
 from cluster.state.write_allocs import (
     AllocClientUpdate,
     update_alloc_desired_transitions,
@@ -48,7 +49,7 @@ from cluster.state.write_deployments import (
     update_deployment_status,
 )
 from cluster.state.write_evals import delete_evals, upsert_evals
-from cluster.state.write_jobs import set_job_stability, upsert_job
+from cluster.state.write_jobs import add_scaling_event, set_job_stability, upsert_job
 from cluster.state.write_nodes import (
     delete_node,
     update_node_drain,
@@ -84,6 +85,9 @@ __all__ = [
 ]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class Command(msgspec.Struct, tag_field="Type", tag=True, kw_only=True):
     """Base of every FSM command; the class name is the ``Type`` tag."""
 
@@ -103,6 +107,26 @@ class JobDeregister(Command):
     Purge: bool = False
     Eval: Evaluation | None = None
     SubmitTime: int = 0
+
+
+class JobBatchDeregister(Command):
+    """Stops (or with ``Purge`` removes) many jobs in one entry, as Nomad's garbage collector purges
+    dead jobs. ``Jobs`` are (namespace, job ID) pairs; unknown ones are skipped."""
+
+    Jobs: list[tuple[str, str]]
+    Purge: bool = False
+    Evals: list[Evaluation] | None = None
+    SubmitTime: int = 0
+
+
+class JobScalingEvent(Command):
+    """Records a scaling action or report on a task group (Nomad's ``ScalingEventRequest``): ``nomad job
+    scale`` proposes it after the job registration that changed the count, with that evaluation's ID."""
+
+    Namespace: str
+    JobID: str
+    TaskGroup: str
+    ScalingEvent: ScalingEvent
 
 
 class JobStability(Command):
@@ -141,6 +165,8 @@ class NodeUpdateDrain(Command):
     UpdatedAt: datetime = GO_ZERO_TIME
     NodeEvent: NodeEvent | None = None
     Evals: list[Evaluation] | None = None
+    Meta: dict[str, str] | None = None  # the operator's reason, kept in Node.LastDrain.Meta
+    AccessorID: str = ""  # the accessor of the token that asked, kept in Node.LastDrain.AccessorID
 
 
 class NodeUpdateEligibility(Command):
@@ -201,6 +227,7 @@ class DeploymentPromote(Command):
     All: bool = False
     Groups: list[str] | None = None
     Eval: Evaluation | None = None
+    UpdatedAt: int = 0  # Unix ns, the deployment's new ModifyTime (0: the evaluation's time)
 
 
 class DeploymentDelete(Command):
@@ -265,16 +292,36 @@ def _job_register(txn: WriteTxn, cmd: JobRegister) -> Job:
     return job
 
 
+def _deregister(txn: WriteTxn, namespace: str, job_id: str, purge: bool, submit_ns: int,
+                event_type: str) -> Job | None:
+    """Stops the job (a new version with ``Stop``) or purges it; the stopped job, None if purged or unknown."""
+    job = txn.job(namespace, job_id)
+    if job is None:
+        return None
+    if purge:
+        txn.delete_job(namespace, job_id, event_type)
+        return None
+    return upsert_job(txn, msgspec.structs.replace(job, Stop=True), submit_ns, event_type)
+
+
 @handles(JobDeregister)
 def _job_deregister(txn: WriteTxn, cmd: JobDeregister) -> Job | None:
-    job = txn.job(cmd.Namespace, cmd.JobID)
-    result: Job | None = None
-    if job is not None and cmd.Purge:
-        txn.delete_job(cmd.Namespace, cmd.JobID, EventType.JOB_DEREGISTERED)
-    elif job is not None:
-        result = upsert_job(txn, msgspec.structs.replace(job, Stop=True), cmd.SubmitTime, EventType.JOB_DEREGISTERED)
+    result = _deregister(txn, cmd.Namespace, cmd.JobID, cmd.Purge, cmd.SubmitTime, EventType.JOB_DEREGISTERED)
     _evals(txn, [cmd.Eval] if cmd.Eval else None, EventType.JOB_DEREGISTERED)
     return result
+
+
+@handles(JobBatchDeregister)
+def _job_batch_deregister(txn: WriteTxn, cmd: JobBatchDeregister) -> list[Job]:
+    event_type = EventType.JOB_BATCH_DEREGISTERED
+    stopped = [_deregister(txn, ns, job_id, cmd.Purge, cmd.SubmitTime, event_type) for ns, job_id in cmd.Jobs]
+    _evals(txn, cmd.Evals, event_type)
+    return [job for job in stopped if job is not None]
+
+
+@handles(JobScalingEvent)
+def _job_scaling_event(txn: WriteTxn, cmd: JobScalingEvent) -> JobScalingEvents:
+    return add_scaling_event(txn, cmd.Namespace, cmd.JobID, cmd.TaskGroup, cmd.ScalingEvent)
 
 
 @handles(JobStability)
@@ -306,7 +353,7 @@ def _node_status(txn: WriteTxn, cmd: NodeUpdateStatus) -> Node:
 @handles(NodeUpdateDrain)
 def _node_drain(txn: WriteTxn, cmd: NodeUpdateDrain) -> Node:
     node = update_node_drain(txn, cmd.NodeID, cmd.DrainStrategy, cmd.MarkEligible, cmd.Complete, cmd.UpdatedAt,
-                             cmd.NodeEvent, EventType.NODE_DRAIN)
+                             cmd.NodeEvent, EventType.NODE_DRAIN, cmd.Meta, cmd.AccessorID)
     _evals(txn, cmd.Evals, EventType.NODE_DRAIN)
     return node
 
@@ -361,16 +408,32 @@ def _deployment_extras(txn: WriteTxn, job: Job | None, ev: Evaluation | None, su
         upsert_evals(txn, [ev], event_type)
 
 
+def _unix_ns(ts: datetime) -> int:
+    """Unix nanoseconds of a command's timestamp (0 for Go's zero time: none given)."""
+    if ts == GO_ZERO_TIME:
+        return 0
+    delta = ts - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+def _command_time_ns(submit_ns: int, ev: Evaluation | None) -> int:
+    """The time a deployment command happened when its update names none: the submit time, else the
+    time stamped on its evaluation (0: unknown, the deployment's ``ModifyTime`` stays)."""
+    return submit_ns or (ev.ModifyTime or ev.CreateTime if ev is not None else 0)
+
+
 @handles(DeploymentStatusUpdateRequest)
 def _deployment_status(txn: WriteTxn, cmd: DeploymentStatusUpdateRequest) -> Deployment:
-    d = update_deployment_status(txn, cmd.DeploymentUpdate, EventType.DEPLOYMENT_UPDATE)
+    d = update_deployment_status(txn, cmd.DeploymentUpdate, EventType.DEPLOYMENT_UPDATE,
+                                 _command_time_ns(cmd.SubmitTime, cmd.Eval))
     _deployment_extras(txn, cmd.Job, cmd.Eval, cmd.SubmitTime, EventType.DEPLOYMENT_UPDATE)
     return d
 
 
 @handles(DeploymentPromote)
 def _deployment_promote(txn: WriteTxn, cmd: DeploymentPromote) -> Deployment:
-    d = update_deployment_promotion(txn, cmd.DeploymentID, cmd.All, cmd.Groups or [], EventType.DEPLOYMENT_PROMOTION)
+    d = update_deployment_promotion(txn, cmd.DeploymentID, cmd.All, cmd.Groups or [], EventType.DEPLOYMENT_PROMOTION,
+                                    cmd.UpdatedAt or _command_time_ns(0, cmd.Eval))
     _deployment_extras(txn, None, cmd.Eval, 0, EventType.DEPLOYMENT_PROMOTION)
     return d
 
@@ -385,7 +448,9 @@ def _deployment_alloc_health(txn: WriteTxn, cmd: DeploymentAllocHealth) -> None:
     update_deployment_alloc_health(txn, cmd.DeploymentID, cmd.HealthyAllocationIDs or [],
                                    cmd.UnhealthyAllocationIDs or [], cmd.Timestamp, EventType.DEPLOYMENT_ALLOC_HEALTH)
     if cmd.DeploymentUpdate is not None:
-        update_deployment_status(txn, cmd.DeploymentUpdate, EventType.DEPLOYMENT_ALLOC_HEALTH)
+        stamped_ns = _unix_ns(cmd.Timestamp)
+        update_deployment_status(txn, cmd.DeploymentUpdate, EventType.DEPLOYMENT_ALLOC_HEALTH,
+                                 stamped_ns or _command_time_ns(cmd.SubmitTime, cmd.Eval))
     _deployment_extras(txn, cmd.Job, cmd.Eval, cmd.SubmitTime, EventType.DEPLOYMENT_ALLOC_HEALTH)
 
 

@@ -8,7 +8,8 @@ holds (Unix ns): an object is old once ``now - threshold`` has passed its last c
   allocations go with them. An evaluation of a batch job is kept while the job is live (not stopped,
   not dead): its allocations are the job's results, and Nomad keeps them for ``nomad job status``.
 - **jobs**: dead (or stopped) and old, with every evaluation and allocation terminal; purged with them.
-- **deployments**: terminal (not running, paused or pending) and old, with no live allocation.
+- **deployments**: terminal (not running, paused or pending) and old by their own last status change,
+  with no live allocation.
 - **nodes**: down and old, with no allocations left at all.
 """
 
@@ -85,10 +86,7 @@ def _job_garbage(snap: StateSnapshot, job: Job, cutoff_ns: int) -> tuple[list[st
     namespace, job_id = job.Namespace or "default", job.ID or ""
     evals = snap.evals_by_job(namespace, job_id)
     allocs = snap.allocs_by_job(namespace, job_id)
-    # A job whose evaluations and allocations were all collected counts as dead whatever its status
-    # says: the state recomputes the status after an ``EvalDelete`` as "pending".
-    collected = not evals and not allocs and job.Periodic is None and job.ParameterizedJob is None
-    if not (_job_dead(job) or collected):
+    if not _job_dead(job):
         return None
     newest_ns = max([job.SubmitTime or 0, *(e.ModifyTime for e in evals), *(a.ModifyTime for a in allocs)])
     if newest_ns > cutoff_ns:
@@ -99,13 +97,11 @@ def _job_garbage(snap: StateSnapshot, job: Job, cutoff_ns: int) -> tuple[list[st
 
 
 def _deployment_garbage(snap: StateSnapshot, d: Deployment, cutoff_ns: int) -> bool:
-    """A terminal deployment whose allocations are all terminal; aged by its own modify time and its
-    allocations' (the state does not move a deployment's ``ModifyTime`` on a status change)."""
-    if d.Status in ACTIVE_DEPLOYMENT_STATUSES:
+    """A terminal deployment whose allocations are all terminal, aged by its own ``ModifyTime`` (which
+    every status write moves), as Nomad ages it by its own modify index."""
+    if d.Status in ACTIVE_DEPLOYMENT_STATUSES or d.ModifyTime > cutoff_ns:
         return False
-    allocs = snap.allocs_by_deployment(d.ID)
-    newest_ns = max([d.ModifyTime, *(a.ModifyTime for a in allocs)])
-    return newest_ns <= cutoff_ns and all(terminal(a) for a in allocs)
+    return all(terminal(a) for a in snap.allocs_by_deployment(d.ID))
 
 
 def select_garbage(snap: StateSnapshot, now_ns: int, thresholds: GCThresholds) -> GCSelection:

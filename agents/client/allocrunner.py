@@ -18,7 +18,8 @@ A stop (``update`` with DesiredStatus stop or evict, or ``stop()``) kills the le
 the other main and poststart tasks, then the prestart sidecars, then runs the poststop tasks.
 Service checks of running tasks report through ``on_check``; the latest result of each is in
 ``checks``. An allocation of a deployment has its health decided here (``health.HealthTracker`` from the
-group's ``update`` stanza, fed by task states and checks) and reported once as its ``DeploymentStatus``.
+group's ``update`` stanza, fed by task states and checks) and reported once as its ``DeploymentStatus``;
+so has any other allocation of a service job, from the group's ``migrate`` stanza (the drainer waits on it).
 
 ``detach()`` lets go of the tasks without touching them (the client is restarting): a new alloc
 runner built from ``ClientState`` reattaches to them.
@@ -38,7 +39,7 @@ import msgspec
 from agents.client.allocdir import AllocDir
 from agents.client.checks import PASSING, CheckResult
 from agents.client.drivers.base import Driver
-from agents.client.health import HealthTracker, tracker_for
+from agents.client.health import HealthTracker, tracked, tracker_for
 from agents.client.state import ClientState
 from agents.client.taskenv import build_task_env
 from agents.client.taskrunner import Clock, TaskRunner
@@ -266,7 +267,7 @@ class AllocRunner:
 
     def _health_wanted(self) -> bool:
         decided = self.deployment_status is not None and self.deployment_status.Healthy is not None
-        return bool(self.alloc.DeploymentID) and not decided and not self._stop_wanted(self.alloc)
+        return tracked(self.alloc) and not decided and not self._stop_wanted(self.alloc)
 
     def _health_inputs(self) -> tuple[bool, bool, bool]:
         """(every task that should run is running, a task failed, every service check passes)."""
@@ -281,7 +282,8 @@ class AllocRunner:
 
     async def _health_loop(self) -> None:
         """Feeds the tracker until it decides, then reports the decision with the next update."""
-        tracker: HealthTracker | None = tracker_for(self.group, self.clock.now_ns())
+        tracker: HealthTracker | None = tracker_for(self.group, self.clock.now_ns(),
+                                                    migrate=not self.alloc.DeploymentID)
         if tracker is None:
             return
         while True:

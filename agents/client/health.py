@@ -1,7 +1,9 @@
 """Deployment health of one allocation, decided on the client as Nomad's clients decide it.
 
 An allocation placed by a deployment (it has a ``DeploymentID``) is tracked by its group's ``update``
-stanza:
+stanza; any other allocation of a service job by its group's ``migrate`` stanza (same fields, no
+``"manual"``): the node drainer moves a group on only as its replacements turn healthy, so health
+must be reported for allocations outside deployments too. Other job types are not tracked.
 
 * ``health_check = "task_states"``: healthy once every task that should be running has been running,
   without interruption, for ``min_healthy_time``;
@@ -20,10 +22,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cluster.structs import TaskGroup, UpdateStrategy
+from cluster.structs import Allocation, MigrateStrategy, TaskGroup, UpdateStrategy
 from cluster.structs.base import SECOND_NS
+from cluster.structs.constants import JobType
 
-__all__ = ["HEALTH_CHECKS", "HEALTH_MANUAL", "HEALTH_TASK_STATES", "HealthTracker", "tracker_for"]
+__all__ = ["HEALTH_CHECKS", "HEALTH_MANUAL", "HEALTH_TASK_STATES", "HealthTracker", "tracked", "tracker_for"]
 
 HEALTH_CHECKS, HEALTH_TASK_STATES, HEALTH_MANUAL = "checks", "task_states", "manual"
 DEFAULT_MIN_HEALTHY_NS = 10 * SECOND_NS
@@ -72,13 +75,21 @@ class HealthTracker:
         return min(deadline, self.healthy_since_ns + self.min_healthy_ns)
 
 
-def tracker_for(group: TaskGroup, now_ns: int) -> HealthTracker | None:
-    """A tracker from the group's ``update`` stanza, or None when health is set by hand."""
-    update = group.Update or UpdateStrategy()
-    mode = update.HealthCheck or HEALTH_CHECKS
+def tracker_for(group: TaskGroup, now_ns: int, *, migrate: bool = False) -> HealthTracker | None:
+    """A tracker from the group's ``update`` stanza (``migrate``: from its ``migrate`` stanza, for an
+    allocation outside a deployment), or None when health is set by hand."""
+    stanza: UpdateStrategy | MigrateStrategy = (group.Migrate or MigrateStrategy()) if migrate \
+        else (group.Update or UpdateStrategy())
+    mode = stanza.HealthCheck or HEALTH_CHECKS
     if mode == HEALTH_MANUAL:
         return None
-    min_healthy = DEFAULT_MIN_HEALTHY_NS if update.MinHealthyTime is None else update.MinHealthyTime
-    deadline = update.HealthyDeadline or DEFAULT_HEALTHY_DEADLINE_NS
+    min_healthy = DEFAULT_MIN_HEALTHY_NS if stanza.MinHealthyTime is None else stanza.MinHealthyTime
+    deadline = stanza.HealthyDeadline or DEFAULT_HEALTHY_DEADLINE_NS
     return HealthTracker(start_ns=now_ns, min_healthy_ns=min_healthy, healthy_deadline_ns=deadline,
                          use_checks=mode == HEALTH_CHECKS)
+
+
+def tracked(alloc: Allocation) -> bool:
+    """Whether the client decides this allocation's health: one of a deployment, or of a service job
+    (for migrations), as Nomad's clients do."""
+    return bool(alloc.DeploymentID) or (alloc.Job is not None and alloc.Job.Type == JobType.SERVICE)

@@ -1,8 +1,8 @@
 """The leader's core garbage collector: every ``job_gc_interval`` removes what ``cluster.gc`` selects.
 
 Removals go through Raft, with the commands the FSM has: ``EvalDelete`` (evaluations with their
-allocations, in batches), then ``JobDeregister`` with ``Purge`` for each dead job (its evaluations and
-allocations went in the batches before), ``DeploymentDelete`` and ``NodeDeregister``. ``force_gc`` is
+allocations, in batches), then ``JobBatchDeregister`` with ``Purge`` for the dead jobs, in batches (their
+evaluations and allocations went in the batches before), ``DeploymentDelete`` and ``NodeDeregister``. ``force_gc`` is
 ``PUT /v1/system/gc``: the same collection at once, with every threshold zero.
 """
 
@@ -62,7 +62,8 @@ def gc_commands(selection: GCSelection) -> list[fsm.Command]:
     evals, allocs = selection.evals, selection.allocs
     for i in range(0, max(len(evals), len(allocs)), MAX_BATCH):
         commands.append(fsm.EvalDelete(Evals=evals[i:i + MAX_BATCH], Allocs=allocs[i:i + MAX_BATCH] or None))
-    commands += [fsm.JobDeregister(Namespace=ns, JobID=job_id, Purge=True) for ns, job_id in selection.jobs]
+    jobs = selection.jobs
+    commands += [fsm.JobBatchDeregister(Jobs=jobs[i:i + MAX_BATCH], Purge=True) for i in range(0, len(jobs), MAX_BATCH)]
     commands += [fsm.DeploymentDelete(Deployments=batch) for batch in _batches(selection.deployments)]
     commands += [fsm.NodeDeregister(NodeIDs=batch) for batch in _batches(selection.nodes)]
     return commands

@@ -268,7 +268,8 @@ def _writes(registry: Registry, agent: ServerAgent) -> None:
         else:
             status, description = DeploymentStatus.RUNNING, _running_description(target.deployment)
             ev = _eval(agent, target, agent.now_ns())
-        update = DeploymentStatusUpdate(DeploymentID=args.DeploymentID, Status=status, StatusDescription=description)
+        update = DeploymentStatusUpdate(DeploymentID=args.DeploymentID, Status=status, StatusDescription=description,
+                                        UpdatedAt=agent.now_ns())
         await agent.propose(fsm.DeploymentStatusUpdateRequest(DeploymentUpdate=update, Eval=ev))
         return _answer(agent, args.DeploymentID, ev)
 

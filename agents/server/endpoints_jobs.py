@@ -48,6 +48,7 @@ from cluster import fsm
 from cluster.errors import Conflict, InvalidInput, NotFound
 from cluster.jobspec.diff import diff_jobs
 from cluster.state import StateSnapshot
+from cluster.state.records import ScalingEvent
 from cluster.structs.constants import EvalStatus, EvalTrigger, JobType
 from cluster.structs.evaluation import Evaluation
 from cluster.structs.job import Job
@@ -192,9 +193,18 @@ def _writes(registry: Registry, agent: ServerAgent) -> None:
             return forwarded
         job = _existing(agent.fsm.store.snapshot(), args.Namespace, args.JobID)
         scaled = _scaled(job, args)
-        if scaled is None:
+        group = args.Target.get("Group", "")
+        previous = next((g.Count or 0 for g in job.TaskGroups or [] if g.Name == group), 0)
+        event = ScalingEvent(Time=agent.now_ns(), Count=args.Count if scaled is not None else None,
+                             PreviousCount=previous, Message=args.Message, Error=args.Error, Meta=args.Meta)
+        if scaled is None:  # a report (an autoscaler's error, say): kept as an event, nothing else changes
+            await agent.propose(fsm.JobScalingEvent(Namespace=args.Namespace, JobID=args.JobID, TaskGroup=group,
+                                                    ScalingEvent=event))
             return JobRegisterResponse(JobModifyIndex=job.JobModifyIndex or 0, Index=agent.fsm.store.latest_index())
         stored, ev = await _register(agent, scaled, EvalTrigger.SCALING)
+        event = msgspec.structs.replace(event, EvalID=ev.ID if ev is not None else None)
+        await agent.propose(fsm.JobScalingEvent(Namespace=args.Namespace, JobID=args.JobID, TaskGroup=group,
+                                                ScalingEvent=event))
         return _register_answer(agent, stored, ev)
 
 
@@ -354,7 +364,8 @@ def _reads(registry: Registry, agent: ServerAgent) -> None:
             return forwarded
         key = (args.Namespace, args.JobID)
         snap, index = await read(agent, ctx, args, lambda s: max(job_index(s, *key),
-                                                                  s.group_index("allocs_by_job", key)))
+                                                                  s.group_index("allocs_by_job", key),
+                                                                  s.table_index("scaling_events")))
         job = snap.job_by_id(args.Namespace, args.JobID)
         status = _scale_status(snap, job) if job is not None else None
         return JobScaleStatusResponse(JobScaleStatus=status, Index=index)
@@ -404,6 +415,10 @@ def _scale_status(snap: StateSnapshot, job: Job) -> ScaleStatus:
         health = alloc.DeploymentStatus.Healthy if alloc.DeploymentStatus is not None else None
         counts.Healthy += health is True
         counts.Unhealthy += health is False
+    recorded = snap.scaling_events(job.Namespace or "default", job.ID or "")
+    for name, events in (recorded.ScalingEvents if recorded is not None else {}).items():
+        if name in groups:
+            groups[name].Events = [msgspec.to_builtins(e) for e in events]
     return ScaleStatus(JobID=job.ID or "", Namespace=job.Namespace or "", JobCreateIndex=job.CreateIndex or 0,
                        JobModifyIndex=job.JobModifyIndex or 0, JobStopped=bool(job.Stop), TaskGroups=groups)
 

@@ -62,6 +62,7 @@ class NodeUpdateDrainRequest(msgspec.Struct, kw_only=True):
     DrainStrategy: DrainStrategy | None = None  # None: cancel the drain
     MarkEligible: bool = False
     Meta: dict[str, str] | None = None
+    AccessorID: str = ""  # the web application fills in the caller's token accessor (kept in LastDrain)
     Region: str = ""
 
 
@@ -189,7 +190,8 @@ async def _drain(agent: ServerAgent, args: NodeUpdateDrainRequest) -> list[str]:
         evals = node_evals(agent, snap, node, now_ns)  # it may take work again: let its jobs use it
     await agent.propose(fsm.NodeUpdateDrain(
         NodeID=node.ID, DrainStrategy=strategy, MarkEligible=args.MarkEligible and strategy is None,
-        UpdatedAt=as_datetime(now_ns), NodeEvent=_drain_event(node, strategy, args.Meta, now_ns), Evals=evals or None))
+        UpdatedAt=as_datetime(now_ns), NodeEvent=_drain_event(node, strategy, args.Meta, now_ns), Evals=evals or None,
+        Meta=args.Meta, AccessorID=args.AccessorID))
     eval_ids = [e.ID for e in evals]
     if strategy is not None:
         for command in NodeDrainer(agent.new_id).step(agent.fsm.store.snapshot(), now_ns):

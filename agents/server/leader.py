@@ -243,7 +243,7 @@ class LeaderLoops:
         self._timers.set()
         self.deployments.wakeup.set()
         self.drainer.wakeup.set()
-        if isinstance(command, fsm.JobRegister | fsm.JobDeregister):
+        if isinstance(command, fsm.JobRegister | fsm.JobDeregister | fsm.JobBatchDeregister | fsm.StateRestore):
             self.periodic.wakeup.set()  # only a job write adds, changes or removes a schedule
 
     def _track_eval(self, ev: Evaluation) -> None:

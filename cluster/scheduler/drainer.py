@@ -47,6 +47,13 @@ def drain_deadline_ns(node: Node, now_ns: int) -> int | None:
     return None
 
 
+def _healthy_staying(siblings: list[Allocation]) -> int:
+    """Live allocations the group can count on: reported healthy (``Healthy is True``; unhealthy or
+    undecided ones are no margin) and not already marked to migrate (those are on their way out)."""
+    return sum(1 for a in siblings if a.DeploymentStatus is not None and a.DeploymentStatus.Healthy is True
+               and a.DesiredTransition.Migrate is not True)
+
+
 def _job_type(alloc: Allocation) -> str:
     return (alloc.Job.Type or "") if alloc.Job is not None else ""
 
@@ -123,10 +130,7 @@ class NodeDrainer:
                 continue
             max_parallel = (tg.Migrate.MaxParallel or 1) if tg.Migrate is not None else 1
             siblings = [a for a in snap.allocs_by_job(ns, job_id) if a.TaskGroup == group and not terminal(a)]
-            healthy = sum(1 for a in siblings if a.DeploymentStatus is not None and a.DeploymentStatus.Healthy
-                          is not None)
-            in_flight = sum(1 for a in siblings if a.DesiredTransition.Migrate is True)
-            budget = min(len(candidates), healthy - ((tg.Count or 0) - max_parallel) - in_flight)
+            budget = min(len(candidates), _healthy_staying(siblings) - ((tg.Count or 0) - max_parallel))
             out.extend(sorted(candidates, key=lambda a: a.Name)[:max(budget, 0)])
         return out
 

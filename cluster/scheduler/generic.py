@@ -10,7 +10,9 @@ rescheduled later get follow-up evaluations that wait until then.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
+from itertools import chain
 from random import Random
 
 import msgspec
@@ -161,10 +163,13 @@ class GenericScheduler:
         return full
 
     def _adjust_queued(self, result: PlanResult) -> None:
-        for allocs in result.NodeAllocation.values():
-            for alloc in allocs:
-                if alloc.CreateIndex == alloc.ModifyIndex and alloc.TaskGroup in self.queued:
-                    self.queued[alloc.TaskGroup] -= 1
+        """Placements the plan committed are no longer queued (new allocations: created at the
+        index that last modified them)."""
+        placed = Counter(alloc.TaskGroup for alloc in chain.from_iterable(result.NodeAllocation.values())
+                         if alloc.CreateIndex == alloc.ModifyIndex)
+        for group, n in placed.items():
+            if group in self.queued:
+                self.queued[group] -= n
 
     def _compute_job_allocs(self, ev: Evaluation, job: Job | None, ctx: EvalContext) -> None:
         state = self.state

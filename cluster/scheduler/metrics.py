@@ -116,32 +116,36 @@ class MetricBuilder:
         exhausted = feasible & hosts_ok & ~fits
         troubled = _window_counts(infeasible | hosts_bad | exhausted, starts, ends)
         extra = set(extra_filtered or ())
-        dims = self._dimensions(seq, exhausted, spec, infeasible | hosts_bad, starts, ends)
         nodes = self.ctx.table.nodes
         components = scoring.components(chosen, finals)
         proto = self._proto
         replace = msgspec.structs.replace
-        out: list[AllocMetric] = []
+        # Every placement's metric starts as its node count and the chosen node's scores; only the
+        # windows that met filtered or exhausted nodes (or extra filters) say more.
+        out = [replace(proto, NodesEvaluated=evaluated,
+                       ScoreMetaData=[NodeScoreMeta(NodeID=nodes[slot].ID, Scores=scores, NormScore=final)])
+               for evaluated, slot, final, scores in zip((ends - starts + 1).tolist(), chosen.tolist(),
+                                                         finals.tolist(), components, strict=True)]
+        if not extra and not any(troubled):
+            return out
+        dims = self._dimensions(seq, exhausted, spec, infeasible | hosts_bad, starts, ends)
+        lows, highs = starts.tolist(), ends.tolist()
         # Windows meeting the same exhausted counts share one (never mutated) dict.
         shared_dims: dict[tuple[int, int, int], dict[str, int]] = {}
-        for w, (lo, hi, slot, final, scores) in enumerate(zip(starts.tolist(), ends.tolist(), chosen.tolist(),
-                                                               finals.tolist(), components, strict=True)):
-            node = nodes[slot]
-            assert node is not None
-            metric = replace(proto, NodesEvaluated=hi - lo + 1,
-                             ScoreMetaData=[NodeScoreMeta(NodeID=node.ID, Scores=scores, NormScore=final)])
-            if troubled[w] or extra:
-                if dims is not None and not extra and not dims[0][w]:
-                    key = (dims[1][w], dims[2][w], dims[3][w])
-                    found = shared_dims.get(key)
-                    if found is None:
-                        found = shared_dims[key] = {k: v for k, v in zip(("cpu", "memory", "disk"), key, strict=True)
-                                                    if v}
-                    metric.NodesExhausted = key[0] + key[1] + key[2]
-                    metric.DimensionExhausted = found
-                else:
-                    self._detail(metric, seq, lo, hi, infeasible, hosts_bad, exhausted, feas, spec, extra, scoring)
-            out.append(metric)
+        for w, metric in enumerate(out):
+            if not (troubled[w] or extra):
+                continue
+            if dims is not None and not extra and not dims[0][w]:
+                key = (dims[1][w], dims[2][w], dims[3][w])
+                found = shared_dims.get(key)
+                if found is None:
+                    found = shared_dims[key] = {k: v for k, v in zip(("cpu", "memory", "disk"), key, strict=True)
+                                                if v}
+                metric.NodesExhausted = key[0] + key[1] + key[2]
+                metric.DimensionExhausted = found
+            else:
+                self._detail(metric, seq, lows[w], highs[w], infeasible, hosts_bad, exhausted, feas, spec, extra,
+                             scoring)
         return out
 
     def _dimensions(self, seq: IntArray, exhausted: BoolArray, spec: GroupSpec, filtered: BoolArray,

@@ -78,6 +78,13 @@ def _plain(p: PlaceResult) -> bool:
     return p.previous is None and not p.stop_previous and not p.downgrade_non_canary
 
 
+def _one_plain_run(results: list[PlaceResult]) -> bool:
+    """All of ``results`` are plain placements of one group (what ``groupby`` would make one run)."""
+    name = results[0].group.Name
+    return all(p.group.Name == name and p.previous is None and not p.stop_previous and not p.downgrade_non_canary
+               for p in results)
+
+
 class Placer:
     def __init__(self, ctx: EvalContext, job: Job, eval_id: str, deployment_id: str,
                  kit: Callable[[TaskGroup], GroupKit], names: dict[str, AllocNameIndex]) -> None:
@@ -91,6 +98,9 @@ class Placer:
 
     def place_all(self, destructive: list[PlaceResult], place: list[PlaceResult]) -> None:
         for results in (destructive, place):
+            if results and _one_plain_run(results):
+                self._place_run(results)  # the common case (a new job or a scale up of one group)
+                continue
             for plain, run in groupby(results, key=lambda p: (p.group.Name, _plain(p))):
                 items = list(run)
                 if plain[1]:
@@ -117,16 +127,20 @@ class Placer:
         if self._coalesce(tg, len(items)):
             return
         kit = self.kit(tg)
-        names = iter(items)
+        done = 0  # items placed by the passes so far, in order
         timer = _PassTimer(self.ctx.clock_ns)
 
         def commit(p: Pass) -> None:
+            nonlocal done
             timer.stamp(p)
-            self._commit(kit.spec, p, [next(names) for _ in range(len(p.slots))])
+            n = len(p.slots)
+            assert done + n <= len(items), "the selector placed more than it was asked"
+            self._commit(kit.spec, p, items[done:done + n])
+            done += n
 
         failure = kit.selector.select(len(items), SelectOptions(), commit)
         if failure is not None:
-            self._fail(tg, failure, sum(1 for _ in names) - 1)
+            self._fail(tg, failure, len(items) - done - 1)
 
     def _place_one(self, item: PlaceResult) -> None:
         tg = item.group
@@ -174,6 +188,17 @@ class Placer:
                            TaskGroup=spec.name, DeploymentID=deployment_id, AllocatedResources=shared,
                            DesiredStatus=AllocDesiredStatus.RUN, ClientStatus=AllocClientStatus.PENDING)
         replace = msgspec.structs.replace
+        if shared is not None and not check_duplicates and not any(
+                item.previous is not None or item.canary for item in items):
+            # The common case (new allocations of a group without ports): each differs from the
+            # prototype only by its ID, name, node and metric.
+            chosen = [nodes[slot] for slot in p.slots.tolist()]
+            allocs = [replace(proto, ID=alloc_id, Name=item.name, NodeID=node.ID,
+                              NodeName=node.Name, Metrics=metric)
+                      for alloc_id, node, metric, item in zip(ctx.new_ids(len(items)), chosen, p.metrics, items,
+                                                              strict=True)]
+            ctx.place_many(allocs, p.slots, spec.cpu, spec.memory_mb, spec.disk_mb)
+            return
         for alloc_id, slot, metric, item in zip(ctx.new_ids(len(items)), p.slots.tolist(), p.metrics, items,
                                                 strict=True):
             node = nodes[slot]

@@ -13,6 +13,7 @@ newer state. With ``AllAtOnce`` one refused node refuses the whole plan.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import chain
 
 import numpy as np
 
@@ -98,6 +99,9 @@ def evaluate_node(state: State, plan: Plan, node_id: str, usage: _Usage | None =
     return True, ""
 
 
+_HOLDS_PORTS = (-1, -1, -1)
+
+
 def _plain_nodes(state: State, plan: Plan, usage: _Usage) -> tuple[list[str], list[int], list[tuple[int, int, int]]]:
     """Nodes that only receive new allocations without ports: checked together with numpy."""
     table = state.node_table
@@ -106,24 +110,30 @@ def _plain_nodes(state: State, plan: Plan, usage: _Usage) -> tuple[list[str], li
     deltas: list[tuple[int, int, int]] = []
     slot_of = table.slot_of.get
     stopping, preempting = plan.NodeUpdate, plan.NodePreemptions
+    check_stops = bool(stopping or preempting)
     cost = usage.full
-    cached = usage.cache.get
     exists = state.alloc_getter()
+    # One new allocation on a node is the common case; its delta is shared by every node that
+    # receives the same granted-resources object (``_HOLDS_PORTS``: not plain).
+    single: dict[int, tuple[int, int, int]] = {}
     for node_id, placed in plan.NodeAllocation.items():
-        if node_id in stopping or node_id in preempting:
+        if check_stops and (node_id in stopping or node_id in preempting):
             continue
         slot = slot_of(node_id)
         if slot is None:
             continue
-        if len(placed) == 1:  # the common case: one new allocation on the node
+        if len(placed) == 1:
             alloc = placed[0]
-            resources = alloc.AllocatedResources
-            c = cached(id(resources)) or cost(resources)
-            if c[3] or exists(alloc.ID) is not None:
+            key = id(alloc.AllocatedResources)
+            delta = single.get(key)
+            if delta is None:
+                c = cost(alloc.AllocatedResources)
+                delta = single[key] = _HOLDS_PORTS if c[3] else (c[0], c[1], c[2])
+            if delta is _HOLDS_PORTS or exists(alloc.ID) is not None:
                 continue
             ids.append(node_id)
             slots.append(slot)
-            deltas.append((c[0], c[1], c[2]))
+            deltas.append(delta)
             continue
         cpu = mem = disk = 0
         for alloc in placed:
@@ -148,7 +158,7 @@ def evaluate_plan(state: State, plan: Plan) -> PlanResult:
     if ids:
         table = state.node_table
         at = np.array(slots, np.int64)
-        add = np.array(deltas, np.int64).reshape(len(ids), 3)
+        add = np.fromiter(chain.from_iterable(deltas), np.int64, count=3 * len(ids)).reshape(len(ids), 3)
         fits = (table.schedulable[at] & (table.cpu_used[at] + add[:, 0] <= table.cpu_total[at])
                 & (table.mem_used[at] + add[:, 1] <= table.mem_total[at])
                 & (table.disk_used[at] + add[:, 2] <= table.disk_total[at]))

@@ -528,8 +528,8 @@ class AllocReconciler:
                                      downgrade_non_canary=canarying and not is_canary(alloc),
                                      min_job_version=(alloc.Job.Version or 0) if alloc.Job else 0))
         if existing < (tg.Count or 0):
-            for name in names.next((tg.Count or 0) - existing):
-                place.append(PlaceResult(name=name, group=tg, downgrade_non_canary=canarying))
+            place.extend([PlaceResult(name=name, group=tg, downgrade_non_canary=canarying)
+                          for name in names.next((tg.Count or 0) - existing)])
         return place
 
     def _place(self, ready: bool, desired: DesiredUpdates, place: list[PlaceResult], reschedule_now: AllocSet,

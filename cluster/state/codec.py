@@ -16,7 +16,7 @@ import msgspec
 
 from cluster.errors import InvalidInput
 from cluster.state.nodetable import NodeTable, NodeTableWriter
-from cluster.state.records import SchedulerConfiguration, ServiceRegistration
+from cluster.state.records import JobScalingEvents, SchedulerConfiguration, ServiceRegistration
 from cluster.state.snapshot import Group, StateSnapshot, Tables
 from cluster.state.summaries import JobSummary
 from cluster.structs.alloc import Allocation
@@ -45,6 +45,7 @@ class _Image(msgspec.Struct, kw_only=True):
     services: list[ServiceRegistration]
     scheduler_config: SchedulerConfiguration
     job_summaries: list[JobSummary] = msgspec.field(default_factory=list)
+    scaling_events: list[JobScalingEvents] = msgspec.field(default_factory=list)
 
 
 def state_to_bytes(snapshot: StateSnapshot) -> bytes:
@@ -72,6 +73,7 @@ def state_to_bytes(snapshot: StateSnapshot) -> bytes:
         evals=list(t.evals.values()), deployments=list(t.deployments.values()),
         services=list(t.services.values()), scheduler_config=t.scheduler_config,
         job_summaries=list(t.job_summaries.values()),
+        scaling_events=list(t.scaling_events.values()),
     )
     return msgspec.msgpack.encode(image)
 
@@ -116,6 +118,7 @@ def state_from_bytes(data: bytes) -> StateSnapshot:
         services_by_alloc=_groups(image.services, lambda s: s.AllocID, index),
         node_table=_node_table(image.nodes, image.allocs, index),
         job_summaries=immutables.Map({(s.Namespace, s.JobID): s for s in image.job_summaries}),
+        scaling_events=immutables.Map({(e.Namespace, e.JobID): e for e in image.scaling_events}),
     )
     return StateSnapshot(tables)
 

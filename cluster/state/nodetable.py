@@ -14,6 +14,8 @@ snapshot stays O(1) and a write costs O(nodes) only for the arrays it touches.
 
 from __future__ import annotations
 
+from itertools import chain
+
 import immutables
 import numpy as np
 import numpy.typing as npt
@@ -177,6 +179,9 @@ class NodeTableWriter:
         self._deltas: list[tuple[int, int, int, int]] = []
         self._ports: dict[str, int] = {}
         self._costs: dict[int, tuple[int, int, int, int]] = {}  # id(resources) -> (cpu, mem, disk, ports)
+        # New allocations without ports, as the slots they land on per granted-resources object
+        # (a plan's thousand allocations share one): added in bulk by ``finish``.
+        self._placed_slots: dict[int, list[int]] = {}
 
     # -- nodes -------------------------------------------------------------------------------
 
@@ -296,7 +301,7 @@ class NodeTableWriter:
         """Accounts for new allocations (the bulk form of ``change_alloc(None, alloc)``)."""
         slot_of = self._out.slot_of.get
         costs = self._costs
-        deltas = self._deltas
+        placed = self._placed_slots
         for alloc in allocs:
             if alloc.DesiredStatus in _TERMINAL_DESIRED or alloc.ClientStatus in _TERMINAL_CLIENT:
                 continue
@@ -304,13 +309,18 @@ class NodeTableWriter:
             if slot is None:
                 continue
             resources = alloc.AllocatedResources
-            cost = costs.get(id(resources))
+            key = id(resources)
+            slots = placed.get(key)
+            if slots is not None:
+                slots.append(slot)
+                continue
+            cost = costs.get(key)
             if cost is None:
-                cost = costs[id(resources)] = (*alloc_usage(resources), alloc_ports(resources))
+                cost = costs[key] = (*alloc_usage(resources), alloc_ports(resources))
             if cost[3]:
                 self._account(alloc, 1)
             else:
-                deltas.append((slot, cost[0], cost[1], cost[2]))
+                placed[key] = [slot]
 
     def _account(self, alloc: Allocation, sign: int) -> None:
         slot = self._out.slot_of.get(alloc.NodeID)
@@ -331,9 +341,19 @@ class NodeTableWriter:
 
     def finish(self) -> NodeTable:
         out = self._out
+        if self._placed_slots:
+            self._own_usage()
+            for key, placed in self._placed_slots.items():
+                cpu, mem, disk, _ = self._costs[key]
+                at = np.array(placed, np.int64)
+                np.add.at(out.cpu_used, at, cpu)
+                np.add.at(out.mem_used, at, mem)
+                np.add.at(out.disk_used, at, disk)
+            self._placed_slots = {}
         if self._deltas:
             self._own_usage()
-            columns = np.array(self._deltas, dtype=np.int64)
+            count = 4 * len(self._deltas)  # (slot, cpu, mem, disk) rows; fromiter is twice as fast as array
+            columns = np.fromiter(chain.from_iterable(self._deltas), np.int64, count=count).reshape(-1, 4)
             slots = columns[:, 0]
             np.add.at(out.cpu_used, slots, columns[:, 1])
             np.add.at(out.mem_used, slots, columns[:, 2])

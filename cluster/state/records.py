@@ -1,14 +1,26 @@
-"""Stored objects that ``cluster.structs`` does not define: Nomad's built-in service catalog entry
-and the cluster-wide scheduler configuration (``/v1/operator/scheduler/configuration``).
-Field names are Nomad's JSON keys."""
+"""Stored objects that ``cluster.structs`` does not define: Nomad's built-in service catalog entry,
+the cluster-wide scheduler configuration (``/v1/operator/scheduler/configuration``) and the scaling
+events of jobs (``/v1/job/<id>/scale``). Field names are Nomad's JSON keys."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import msgspec
 
 from cluster.structs.base import ApiStruct, HotStruct
 
-__all__ = ["PreemptionConfig", "SchedulerConfiguration", "ServiceRegistration"]
+__all__ = [
+    "MAX_SCALING_EVENTS",
+    "JobScalingEvents",
+    "PreemptionConfig",
+    "ScalingEvent",
+    "SchedulerConfiguration",
+    "ServiceRegistration",
+]
+
+# Nomad keeps this many scaling events per task group (``JobTrackedScalingEvents``).
+MAX_SCALING_EVENTS = 20
 
 SCHEDULER_ALGORITHM_BINPACK = "binpack"
 SCHEDULER_ALGORITHM_SPREAD = "spread"
@@ -50,4 +62,28 @@ class SchedulerConfiguration(ApiStruct, kw_only=True):
     RejectJobRegistration: bool = False
     PauseEvalBroker: bool = False
     CreateIndex: int = 0
+    ModifyIndex: int = 0
+
+
+class ScalingEvent(ApiStruct, kw_only=True):
+    """One scaling action or report on a task group: ``Count`` is the new count (None for a report
+    that changed nothing, such as an autoscaler's error), ``EvalID`` the evaluation the change created.
+    ``CreateIndex`` is set by the state when the event is stored."""
+
+    Time: int = 0  # Unix ns
+    Count: int | None = None
+    PreviousCount: int = 0
+    Message: str = ""
+    Error: bool = False
+    Meta: dict[str, Any] | None = None
+    EvalID: str | None = None
+    CreateIndex: int = 0
+
+
+class JobScalingEvents(ApiStruct, kw_only=True):
+    """A job's scaling events by task group, newest first, at most ``MAX_SCALING_EVENTS`` per group."""
+
+    Namespace: str = ""
+    JobID: str = ""
+    ScalingEvents: dict[str, list[ScalingEvent]] = msgspec.field(default_factory=dict)
     ModifyIndex: int = 0

@@ -12,11 +12,14 @@ __all__ = ["AllocPreemptDiff", "AllocStopDiff", "DeploymentStatusUpdate"]
 
 
 class DeploymentStatusUpdate(msgspec.Struct, kw_only=True, gc=False):
-    """Move a deployment to ``Status`` with a human ``StatusDescription``."""
+    """Move a deployment to ``Status`` with a human ``StatusDescription``. ``UpdatedAt`` (Unix ns) becomes
+    the deployment's ``ModifyTime``, what garbage collection ages it by; 0 lets the command carrying the
+    update supply its own time."""
 
     DeploymentID: str
     Status: str
     StatusDescription: str = ""
+    UpdatedAt: int = 0
 
 
 class AllocStopDiff(msgspec.Struct, kw_only=True, gc=False):

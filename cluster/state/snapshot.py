@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, TypeVar
 import immutables
 
 from cluster.state.nodetable import NodeTable, alloc_uses_resources
-from cluster.state.records import SchedulerConfiguration, ServiceRegistration
+from cluster.state.records import JobScalingEvents, SchedulerConfiguration, ServiceRegistration
 from cluster.state.summaries import JobSummary
 from cluster.structs.alloc import Allocation
 from cluster.structs.constants import DeploymentStatus
@@ -95,6 +95,8 @@ class Tables(NamedTuple):
     node_table: NodeTable
     # Last so that positional construction keeps working; watch index "job_summary".
     job_summaries: immutables.Map[JobKey, JobSummary] = immutables.Map()
+    # Watch index "scaling_events".
+    scaling_events: immutables.Map[JobKey, JobScalingEvents] = immutables.Map()
 
     @staticmethod
     def empty() -> Tables:
@@ -168,6 +170,11 @@ class StateSnapshot:
         for (ns, _), summary in self._t.job_summaries.items():
             if namespace is None or ns == namespace:
                 yield summary
+
+    def scaling_events(self, namespace: str, job_id: str) -> JobScalingEvents | None:
+        """The job's scaling events by task group, newest first (``ScaleStatus.TaskGroups[g].Events``).
+        Shared state: read-only."""
+        return self._t.scaling_events.get((namespace, job_id))
 
     def jobs(self, namespace: str | None = None) -> Iterator[Job]:
         for (ns, _), job in self._t.jobs.items():

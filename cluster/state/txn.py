@@ -19,7 +19,7 @@ import immutables
 
 from cluster.state.events import Event, EventBatch, Topic
 from cluster.state.nodetable import NodeTableWriter
-from cluster.state.records import SchedulerConfiguration, ServiceRegistration
+from cluster.state.records import JobScalingEvents, SchedulerConfiguration, ServiceRegistration
 from cluster.state.snapshot import (
     ID_INDEXES,
     INDEX_TABLES,
@@ -164,6 +164,10 @@ class WriteTxn:
         """The job's summary as this write sees it (read-only)."""
         return self._summaries.get((namespace, job_id))
 
+    def scaling_events(self, namespace: str, job_id: str) -> JobScalingEvents | None:
+        events: JobScalingEvents | None = self._get("scaling_events", (namespace, job_id))
+        return events
+
     def job_versions(self, namespace: str, job_id: str) -> tuple[Job, ...]:
         versions: tuple[Job, ...] = self._get("job_versions", (namespace, job_id)) or ()
         return versions
@@ -225,7 +229,13 @@ class WriteTxn:
         if (namespace, job_id) in versions:
             del versions[(namespace, job_id)]
         self._summaries.job_deleted(job, event_type)
+        if self.scaling_events(namespace, job_id) is not None:
+            del self._map("scaling_events")[(namespace, job_id)]
         self._event(Topic.JOB, event_type, job_id, namespace, "Job", job)
+
+    def put_scaling_events(self, events: JobScalingEvents) -> None:
+        """Stores a job's scaling events (no change event: Nomad's stream has no topic for them)."""
+        self._map("scaling_events")[(events.Namespace, events.JobID)] = events
 
     # -- nodes ---------------------------------------------------------------------------------
 

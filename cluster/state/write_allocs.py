@@ -186,6 +186,7 @@ def upsert_allocs(txn: WriteTxn, allocs: list[Allocation], now_ns: int, event_ty
     existing_of = txn.alloc_getter()
     observe = counters.observe
     placed: list[Allocation] = []
+    last_key, last_running = ("", ""), False
     for alloc in allocs:
         existing = existing_of(alloc.ID)
         alloc.ModifyIndex = alloc.AllocModifyIndex = index
@@ -208,11 +209,14 @@ def upsert_allocs(txn: WriteTxn, allocs: list[Allocation], now_ns: int, event_ty
                 placed.append(alloc)
             else:
                 observe(txn, existing, alloc)
-        key = (alloc.Namespace, alloc.JobID)
+        if alloc.JobID is last_key[1] and alloc.Namespace is last_key[0] and last_running:
+            continue  # a plan's allocations mostly belong to one job, already known to be running
+        key = last_key = (alloc.Namespace, alloc.JobID)
         if key not in running:
             jobs.add(key)
             if alloc_uses_resources(alloc):
                 running.add(key)
+        last_running = key in running
     if placed:
         counters.observe_placed(txn, placed)
     txn.put_allocs(allocs, event_type)

@@ -48,10 +48,13 @@ def delete_deployments(txn: WriteTxn, deployment_ids: list[str]) -> None:
         txn.delete_deployment(deployment_id)
 
 
-def update_deployment_status(txn: WriteTxn, update: DeploymentStatusUpdate, event_type: str) -> Deployment:
+def update_deployment_status(txn: WriteTxn, update: DeploymentStatusUpdate, event_type: str,
+                             now_ns: int = 0) -> Deployment:
+    """Moves the deployment to its new status at ``update.UpdatedAt`` (else ``now_ns``, the command's
+    time): its ``ModifyTime``, so that garbage collection ages it from its last status change."""
     d = _need(txn, update.DeploymentID)
     updated = msgspec.structs.replace(d, Status=update.Status, StatusDescription=update.StatusDescription,
-                                      ModifyIndex=txn.index)
+                                      ModifyIndex=txn.index, ModifyTime=_modified_at(d, update.UpdatedAt or now_ns))
     txn.put_deployment(updated, event_type)
     if update.Status == DeploymentStatus.SUCCESSFUL:
         job = txn.job(d.Namespace, d.JobID)
@@ -60,8 +63,14 @@ def update_deployment_status(txn: WriteTxn, update: DeploymentStatusUpdate, even
     return updated
 
 
+def _modified_at(d: Deployment, now_ns: int) -> int:
+    """The deployment's new ``ModifyTime``: ``now_ns``, or the old one for a command that carries no
+    time (an older log entry); it never goes back."""
+    return max(d.ModifyTime, now_ns)
+
+
 def update_deployment_promotion(txn: WriteTxn, deployment_id: str, all_groups: bool, groups: list[str],
-                                event_type: str) -> Deployment:
+                                event_type: str, now_ns: int = 0) -> Deployment:
     """Promotes the canaries of the named groups (or all groups): each must have as many healthy
     canaries as it wants. The promoted canaries stop being canaries."""
     d = _need(txn, deployment_id)
@@ -89,7 +98,8 @@ def update_deployment_promotion(txn: WriteTxn, deployment_id: str, all_groups: b
     description = d.StatusDescription
     if description in (DeploymentDescription.RUNNING_NEEDS_PROMOTION, DeploymentDescription.RUNNING_AUTO_PROMOTION):
         description = DeploymentDescription.RUNNING
-    updated = msgspec.structs.replace(d, TaskGroups=states, StatusDescription=description, ModifyIndex=txn.index)
+    updated = msgspec.structs.replace(d, TaskGroups=states, StatusDescription=description, ModifyIndex=txn.index,
+                                      ModifyTime=_modified_at(d, now_ns))
     txn.put_deployment(updated, event_type)
     for alloc_id in promoted:
         alloc = txn.alloc(alloc_id)

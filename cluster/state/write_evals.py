@@ -36,7 +36,8 @@ def _cancel_blocked(txn: WriteTxn, done: Evaluation, event_type: str) -> None:
 
 
 def delete_evals(txn: WriteTxn, eval_ids: list[str], alloc_ids: list[str]) -> None:
-    """Garbage collection: removes evaluations and allocations outright (no events, as Nomad)."""
+    """Garbage collection: removes evaluations and allocations outright (no events, as Nomad). The jobs
+    they belonged to keep a finished status: one left with nothing at all is dead (Nomad's ``evalDelete``)."""
     jobs: set[tuple[str, str]] = set()
     for eval_id in eval_ids:
         ev = txn.eval(eval_id)
@@ -48,4 +49,4 @@ def delete_evals(txn: WriteTxn, eval_ids: list[str], alloc_ids: list[str]) -> No
         if alloc is not None:
             jobs.add((alloc.Namespace, alloc.JobID))
             txn.delete_alloc(alloc_id)
-    refresh_job_statuses(txn, jobs, "EvaluationUpdated")
+    refresh_job_statuses(txn, jobs, "EvaluationUpdated", eval_delete=True)

@@ -13,11 +13,19 @@ import msgspec
 
 from cluster.errors import NotFound
 from cluster.state.nodetable import alloc_uses_resources
+from cluster.state.records import MAX_SCALING_EVENTS, JobScalingEvents, ScalingEvent
 from cluster.state.txn import WriteTxn
 from cluster.structs.constants import EvalStatus, JobStatus, JobType
 from cluster.structs.job import Job
 
-__all__ = ["job_status", "refresh_job_statuses", "set_job_stability", "spec_changed", "upsert_job"]
+__all__ = [
+    "add_scaling_event",
+    "job_status",
+    "refresh_job_statuses",
+    "set_job_stability",
+    "spec_changed",
+    "upsert_job",
+]
 
 # Fields the servers set; a change to them alone is not a new version of the job.
 _SERVER_FIELDS = (
@@ -83,9 +91,10 @@ def upsert_job(txn: WriteTxn, job: Job, submit_time_ns: int, event_type: str, ke
 
 
 def refresh_job_statuses(txn: WriteTxn, keys: Iterable[tuple[str, str]], event_type: str,
-                         running_hint: Iterable[tuple[str, str]] = ()) -> None:
+                         running_hint: Iterable[tuple[str, str]] = (), eval_delete: bool = False) -> None:
     """Recomputes the status of the given jobs after their allocations or evaluations changed.
-    Jobs in ``running_hint`` just received a live allocation, so they are running without a scan."""
+    Jobs in ``running_hint`` just received a live allocation, so they are running without a scan.
+    ``eval_delete``: the change was garbage collection, so a job left with nothing is dead, not pending."""
     hinted = set(running_hint)
     for ns, job_id in set(keys):
         job = txn.job(ns, job_id)
@@ -95,7 +104,7 @@ def refresh_job_statuses(txn: WriteTxn, keys: Iterable[tuple[str, str]], event_t
                 and job.ParameterizedJob is None:
             status = JobStatus.RUNNING
         else:
-            status = job_status(txn, job)
+            status = job_status(txn, job, eval_delete)
         if status != job.Status:
             updated = msgspec.structs.replace(job, Status=status, ModifyIndex=txn.index)
             txn.put_job(updated, event_type)
@@ -116,3 +125,17 @@ def set_job_stability(txn: WriteTxn, namespace: str, job_id: str, version: int, 
     current = txn.job(namespace, job_id)
     if current is not None and current.Version == version:
         txn.put_job(msgspec.structs.replace(current, Stable=stable, ModifyIndex=txn.index), event_type)
+
+
+def add_scaling_event(txn: WriteTxn, namespace: str, job_id: str, group: str, event: ScalingEvent) -> JobScalingEvents:
+    """Records a scaling action or report on one of the job's groups, newest first, keeping the newest
+    ``MAX_SCALING_EVENTS`` of the group (Nomad's ``JobTrackedScalingEvents``)."""
+    if txn.job(namespace, job_id) is None:
+        raise NotFound(f'job "{job_id}" not found in namespace "{namespace}"')
+    existing = txn.scaling_events(namespace, job_id)
+    by_group = dict(existing.ScalingEvents) if existing is not None else {}
+    stamped = msgspec.structs.replace(event, CreateIndex=txn.index)
+    by_group[group] = [stamped, *by_group.get(group, [])][:MAX_SCALING_EVENTS]
+    stored = JobScalingEvents(Namespace=namespace, JobID=job_id, ScalingEvents=by_group, ModifyIndex=txn.index)
+    txn.put_scaling_events(stored)
+    return stored

@@ -88,27 +88,40 @@ def update_node_status(txn: WriteTxn, node_id: str, status: str, updated_at_s: i
 
 
 def update_node_drain(txn: WriteTxn, node_id: str, strategy: DrainStrategy | None, mark_eligible: bool,
-                      complete: bool, updated_at: datetime, event: NodeEvent | None, event_type: str) -> Node:
+                      complete: bool, updated_at: datetime, event: NodeEvent | None, event_type: str,
+                      meta: dict[str, str] | None = None, accessor_id: str = "") -> Node:
     """Starts, changes or ends a drain. A draining node is ineligible; ending a drain leaves it
-    ineligible unless ``mark_eligible``. ``complete`` says the drainer finished (not a cancel)."""
+    ineligible unless ``mark_eligible``. ``complete`` says the drainer finished (not a cancel).
+    ``meta`` and ``accessor_id`` (the operator's reason, the token that asked) go into ``LastDrain``."""
     node = _need(txn, node_id)
     updated = msgspec.structs.replace(node, DrainStrategy=strategy, Drain=strategy is not None,
                                       ModifyIndex=txn.index)
     if strategy is not None:
         updated.SchedulingEligibility = NodeEligibility.INELIGIBLE
-        started = node.LastDrain.StartedAt if node.DrainStrategy is not None and node.LastDrain else updated_at
-        updated.LastDrain = DrainMetadata(StartedAt=started, UpdatedAt=updated_at, Status=DRAIN_STATUS_DRAINING)
-    else:
-        if mark_eligible:
-            updated.SchedulingEligibility = NodeEligibility.ELIGIBLE
-        if node.DrainStrategy is not None and node.LastDrain is not None:
-            updated.LastDrain = msgspec.structs.replace(
-                node.LastDrain, UpdatedAt=updated_at,
-                Status=DRAIN_STATUS_COMPLETE if complete else DRAIN_STATUS_CANCELED)
+    elif mark_eligible:
+        updated.SchedulingEligibility = NodeEligibility.ELIGIBLE
+    if strategy is not None or node.DrainStrategy is not None:
+        updated.LastDrain = _last_drain(node, strategy, complete, updated_at, meta, accessor_id)
     if event is not None:
         updated.Events = _with_events(node, [event], txn.index)
     txn.put_node(updated, event_type)
     return updated
+
+
+def _last_drain(node: Node, strategy: DrainStrategy | None, complete: bool, updated_at: datetime,
+                meta: dict[str, str] | None, accessor_id: str) -> DrainMetadata:
+    """Nomad's ``LastDrain`` rules: a new drain starts a fresh record; later writes keep the operator's
+    meta and accessor unless they bring their own (the drainer's completion brings neither)."""
+    previous = node.LastDrain if node.DrainStrategy is not None else None
+    if previous is None:
+        started = updated_at if node.DrainStrategy is None else node.DrainStrategy.StartedAt
+        previous = DrainMetadata(StartedAt=started)
+    if strategy is not None:
+        status = DRAIN_STATUS_DRAINING
+    else:
+        status = DRAIN_STATUS_COMPLETE if complete else DRAIN_STATUS_CANCELED
+    return msgspec.structs.replace(previous, UpdatedAt=updated_at, Status=status, Meta=meta or previous.Meta,
+                                   AccessorID=accessor_id or previous.AccessorID)
 
 
 def update_node_eligibility(txn: WriteTxn, node_id: str, eligibility: str, event: NodeEvent | None,

@@ -37,7 +37,7 @@ def apply_plan_results(
         upsert_deployment(txn, deployment, event_type)
     for update in deployment_updates:
         if txn.deployment(update.DeploymentID) is not None:
-            update_deployment_status(txn, update, event_type)
+            update_deployment_status(txn, update, event_type, now_ns)
     stopped = [_stopped(txn, diff, now_ns) for diff in allocs_stopped]
     preempted = [_preempted(txn, diff, now_ns) for diff in allocs_preempted]
     if job is not None:

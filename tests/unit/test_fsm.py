@@ -89,6 +89,22 @@ def test_deregister_stops_the_job_and_purge_removes_it() -> None:
     assert c.snap.job_by_id("default", "web") is None and c.snap.job_versions("default", "web") == []
 
 
+def test_batch_deregister_stops_or_purges_many_jobs_in_one_entry() -> None:
+    c = Cluster()
+    for job_id in ("a", "b", "c"):
+        c.apply(fsm.JobRegister(Job=factories.job(job_id)))
+    ev = evaluation("a")
+    stopped, _ = c.apply(fsm.JobBatchDeregister(Jobs=[("default", "a"), ("default", "b")], Evals=[ev], SubmitTime=9))
+    assert [j.ID for j in stopped] == ["a", "b"] and all(j.Stop for j in stopped)  # type: ignore[attr-defined]
+    assert c.snap.eval_by_id(ev.ID) is not None and c.snap.job_by_id("default", "c").Stop is not True
+    _, events = c.apply(fsm.JobBatchDeregister(Jobs=[("default", "a"), ("default", "b"), ("default", "gone")],
+                                               Purge=True))
+    assert [c.snap.job_by_id("default", j) for j in ("a", "b")] == [None, None]
+    assert c.snap.job_versions("default", "a") == [] and c.snap.job_summary("default", "b") is None
+    assert {(e.Topic, e.Type, e.Key) for e in events} >= {("Job", "JobBatchDeregistered", "a"),
+                                                          ("Job", "JobBatchDeregistered", "b")}
+
+
 def test_reregistering_node_keeps_what_the_servers_decided() -> None:
     c = Cluster()
     node = factories.node(node_id="11111111-0000-4000-8000-000000000000")

@@ -142,6 +142,15 @@ def test_scale_is_a_new_version_and_scale_status_counts(server: str, nodes: Node
     status = eventually(placed, "two placed allocations")
     assert status["JobID"] == "scaler" and status["TaskGroups"]["g"]["Desired"] == 2
     assert status["JobStopped"] is False
+    (event,) = status["TaskGroups"]["g"]["Events"]
+    assert (event["Count"], event["PreviousCount"], event["Message"]) == (2, 1, "busy")
+    assert event["EvalID"] == scaled.json()["EvalID"]
+    # An autoscaler's error report changes nothing but is kept, newest first.
+    report = post("/v1/job/scaler/scale", {"Target": {"Group": "g"}, "Error": True, "Message": "no metrics"})
+    assert report.status_code == 200, report.content
+    events = get("/v1/job/scaler/scale").json()["TaskGroups"]["g"]["Events"]
+    assert [(e["Message"], e["Error"], e["Count"]) for e in events] == [("no metrics", True, None), ("busy", False, 2)]
+    assert get("/v1/job/scaler").json()["Version"] == 1
     bad_group = post("/v1/job/scaler/scale", {"Count": 2, "Target": {"Group": "nope"}})
     assert bad_group.status_code == 400 and b"does not exist" in bad_group.content
     assert post("/v1/job/scaler/scale", {"Count": -1, "Target": {"Group": "g"}}).status_code == 400

@@ -26,6 +26,7 @@ __all__ = [
     "PERMISSION_DENIED",
     "acl_enabled",
     "readable_in_all_namespaces",
+    "request_accessor",
     "request_acl",
     "request_secret",
     "require_namespace_op",
@@ -72,6 +73,15 @@ def request_acl(request: HttpRequest) -> ACL | None:
     if not acl_enabled():
         return None
     return authenticate(request_secret(request)).acl
+
+
+def request_accessor(request: HttpRequest) -> str:
+    """The AccessorID of the request's token ("" with enforcement off or no token), for records that
+    keep who did something (a drain's ``LastDrain.AccessorID``)."""
+    if not acl_enabled():
+        return ""
+    ctx = authenticate(request_secret(request))
+    return "" if ctx.is_anonymous else ctx.token.accessor_id
 
 
 def require_namespace_op(request: HttpRequest, namespace: str, capability: str) -> None:

@@ -24,7 +24,7 @@ from agents.server.endpoints_nodes import (
 from cluster.acl import NamespaceCapability
 from cluster.errors import InvalidInput, NotFound, PermissionDenied
 from cluster.structs.node import DrainStrategy
-from webui.api.auth import PERMISSION_DENIED, request_acl, require_namespace_op
+from webui.api.auth import PERMISSION_DENIED, request_accessor, request_acl, require_namespace_op
 from webui.api.http import api_view, body_field, json_response, read_json
 from webui.api.jobs_read import query_options, with_index
 from webui.gateway import gateway
@@ -67,7 +67,7 @@ def node_drain(request: HttpRequest, node_id: str) -> HttpResponse:
     args = NodeUpdateDrainRequest(
         NodeID=node_id, DrainStrategy=_drain_spec(body_field(body, "DrainSpec", (dict, type(None)))),
         MarkEligible=bool(body_field(body, "MarkEligible", bool, False)), Meta=meta,
-        Region=request.GET.get("region", ""))
+        AccessorID=request_accessor(request), Region=request.GET.get("region", ""))
     return _node_write(request, "Node.UpdateDrain", args)
 
 

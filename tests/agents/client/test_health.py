@@ -1,5 +1,6 @@
 """Deployment health decided on the client: healthy after min_healthy_time of running tasks (and passing
-checks), unhealthy on a failed task or at the healthy deadline, reported with the allocation update."""
+checks), unhealthy on a failed task or at the healthy deadline, reported with the allocation update; for
+service allocations outside a deployment by the ``migrate`` stanza, which node drains wait on."""
 
 from __future__ import annotations
 
@@ -10,10 +11,16 @@ import msgspec
 
 from agents.client.drivers.base import ExitResult
 from agents.client.health import HealthTracker, tracker_for
-from cluster.structs import Allocation, Service, ServiceCheck, TaskGroup, UpdateStrategy
+from cluster import fsm
+from cluster.scheduler.drainer import NodeDrainer
+from cluster.state.write_allocs import AllocClientUpdate
+from cluster.structs import Allocation, MigrateStrategy, Service, ServiceCheck, TaskGroup, UpdateStrategy
 from cluster.structs.base import SECOND_NS
+from cluster.structs.node import DrainStrategy
 from tests.agents.client.harness import Harness, run, until
 from tests.agents.client.support import Behaviour, FakeClock, make_alloc, make_task, policy
+from tests.unit.scheduler import factories as f
+from tests.unit.scheduler.harness import Harness as ServerHarness
 
 S = SECOND_NS
 
@@ -173,3 +180,102 @@ def test_an_in_place_update_by_a_new_deployment_is_tracked_afresh(tmp_path: Path
         await h.finished()
 
     run(scenario())
+
+
+def test_outside_a_deployment_the_migrate_stanza_sets_the_rule() -> None:
+    group = TaskGroup(Name="g", Update=UpdateStrategy(HealthCheck="manual"),
+                      Migrate=MigrateStrategy(HealthCheck="task_states", MinHealthyTime=2 * S, HealthyDeadline=30 * S))
+    t = tracker_for(group, 0, migrate=True)
+    assert t is not None and (t.min_healthy_ns, t.healthy_deadline_ns, t.use_checks) == (2 * S, 30 * S, False)
+    t = tracker_for(TaskGroup(Name="g"), 0, migrate=True)  # Nomad's migrate defaults
+    assert t is not None and (t.min_healthy_ns, t.healthy_deadline_ns, t.use_checks) == (10 * S, 300 * S, True)
+
+
+def migrating(job_type: str) -> Allocation:
+    """An allocation outside any deployment (placed by a drain's migration, say)."""
+    alloc = make_alloc(make_task("web"), job_type=job_type, restart=policy(0))
+    assert alloc.Job is not None and alloc.Job.TaskGroups and not alloc.DeploymentID
+    alloc.Job.TaskGroups[0].Migrate = MigrateStrategy(MaxParallel=1, HealthCheck="task_states", MinHealthyTime=5 * S,
+                                                      HealthyDeadline=60 * S)
+    return alloc
+
+
+def test_a_service_allocation_outside_a_deployment_reports_health_for_drains(tmp_path: Path) -> None:
+    """The node drainer moves a group on only once its replacements are healthy: without this report a
+    drain without deadline would never move allocations placed outside deployments."""
+    async def scenario() -> None:
+        clock = ManualClock()
+        h = Harness(tmp_path, migrating("service"), clock=clock)
+        h.start()
+        await until(lambda: h.driver.running("web") is not None, "web running")
+        await clock.advance(4.5)
+        assert health(h) is None  # the migrate stanza's min_healthy_time, not the update stanza's 10 s
+        await clock.advance(1)
+        await until(lambda: health(h) is not None, "a health decision")
+        assert health(h) is True
+        h.driver.exit("web", ExitResult(0))
+        await h.finished()
+
+    run(scenario())
+
+
+def test_a_batch_allocation_outside_a_deployment_reports_no_health(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        clock = ManualClock()
+        h = Harness(tmp_path, migrating("batch"), clock=clock)
+        h.start()
+        await until(lambda: h.driver.running("web") is not None, "web running")
+        await clock.advance(10)
+        assert health(h) is None and h.runner.deployment_status is None
+        h.driver.exit("web", ExitResult(0))
+        await h.finished()
+        assert health(h) is None
+
+    run(scenario())
+
+
+def test_a_drain_without_deadline_moves_on_once_the_client_reports_migrate_health(tmp_path: Path) -> None:
+    """End to end through the state: the servers place a group outside any deployment, the node is
+    drained without a deadline, and the drainer marks nothing until the client's migrate-health report
+    for the allocations lands; then it moves one (``max_parallel = 1``)."""
+    servers = ServerHarness()
+    target = servers.add_node(name="target")
+    job = f.job("web", count=2, update=UpdateStrategy(MaxParallel=0))
+    job.TaskGroups[0].Migrate = MigrateStrategy(MaxParallel=1, HealthCheck="task_states", MinHealthyTime=5 * S,
+                                                HealthyDeadline=60 * S)
+    servers.run(job)
+    placed = sorted(servers.live_allocs("web"), key=lambda a: a.Name)
+    assert len(placed) == 2 and {a.NodeID for a in placed} == {target.ID}
+    servers.add_node()
+    servers.apply(fsm.NodeUpdateDrain(NodeID=target.ID, DrainStrategy=DrainStrategy()))
+    drainer = NodeDrainer(lambda: f.new_id())
+
+    def marked() -> int:
+        return sum(len(c.Allocs) for c in drainer.step(servers.snap, servers.clock.now)
+                   if isinstance(c, fsm.AllocUpdateDesiredTransition))
+
+    assert marked() == 0  # no health reported yet: the drain waits
+
+    async def client_report(alloc: Allocation, data: Path) -> Allocation:
+        assert alloc.Job is not None and alloc.Job.TaskGroups and alloc.Job.TaskGroups[0].Tasks
+        job_copy = msgspec.convert(msgspec.to_builtins(alloc.Job), type=type(alloc.Job))  # the client's own copy
+        on_client = msgspec.structs.replace(alloc, Job=job_copy)
+        assert on_client.Job is not None and on_client.Job.TaskGroups and on_client.Job.TaskGroups[0].Tasks
+        on_client.Job.TaskGroups[0].Tasks[0].Driver = "fake"
+        clock = ManualClock()
+        h = Harness(data, on_client, clock=clock)
+        h.start()
+        await until(lambda: h.driver.running("web") is not None, "web running")
+        await clock.advance(5.5)
+        await until(lambda: health(h) is not None, "a health decision")
+        report = h.updates[-1]
+        await h.runner.detach()  # the job's restart policy would run the task again: just let go
+        return report
+
+    for i, alloc in enumerate(placed):
+        report = asyncio.run(client_report(alloc, tmp_path / str(i)))
+        servers.apply(fsm.AllocClientUpdateRequest(Allocs=[AllocClientUpdate(
+            ID=report.ID, ClientStatus="running", TaskStates=None, DeploymentStatus=report.DeploymentStatus)],
+            UpdatedAt=servers.clock.now))
+    assert all(a.DeploymentStatus is not None and a.DeploymentStatus.Healthy for a in servers.live_allocs("web"))
+    assert marked() == 1

@@ -40,7 +40,9 @@ def test_batch_task_runs_to_completion(tmp_path: Path) -> None:
 
 def test_failing_task_restarts_per_policy_then_fails(tmp_path: Path) -> None:
     async def scenario() -> None:
-        h = Harness(tmp_path, make_alloc(make_task("web"), restart=policy(2, delay_s=10)))
+        # A batch job: a service allocation also runs its health timer on the fake clock, whose sleeps this
+        # test counts as restart delays.
+        h = Harness(tmp_path, make_alloc(make_task("web"), job_type="batch", restart=policy(2, delay_s=10)))
         h.driver.plan("web", *[Behaviour(exit=ExitResult(1)) for _ in range(3)])
         h.start()
         await h.finished()

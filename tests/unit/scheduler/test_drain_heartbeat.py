@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
+import pytest
+
 from cluster import fsm
 from cluster.scheduler.drainer import NodeDrainer
 from cluster.scheduler.heartbeat import HeartbeatTracker, heartbeat_ttl_ns, node_down_command
@@ -83,6 +85,35 @@ def test_drain_migrates_max_parallel_at_a_time_then_completes() -> None:
     assert len(c.h.live_allocs("web")) == 3 and c.on_target() == []
 
 
+@pytest.mark.parametrize(("count", "max_parallel", "health", "expected"), [
+    (3, 1, [True, True, True], 1),
+    (3, 1, [True, True, False], 0),  # an unhealthy allocation is no margin: the group would drop below 2
+    (3, 2, [True, False, False], 0),
+    (3, 2, [True, True, None], 1),  # undecided health is not healthy either
+    (4, 2, [True, True, True, True], 2),
+    (2, 1, [False, False], 0),
+])
+def test_only_healthy_allocations_let_the_drain_move_on(count: int, max_parallel: int, health: list[bool | None],
+                                                        expected: int) -> None:
+    """Nomad drains a group while it keeps ``count - max_parallel`` healthy allocations: unhealthy or
+    undecided ones do not count, so a drain without deadline waits instead of taking the group down."""
+    c = DrainCluster()
+    job = f.job("web", count=count, update=NO_DEPLOYMENT)
+    job.TaskGroups[0].Migrate = MigrateStrategy(MaxParallel=max_parallel)
+    c.h.run(job)
+    allocs = sorted(c.on_target(), key=lambda a: a.Name)
+    assert len(allocs) == count
+    c.h.apply(fsm.AllocClientUpdateRequest(Allocs=[
+        AllocClientUpdate(ID=a.ID, ClientStatus="running",
+                          DeploymentStatus=None if healthy is None else AllocDeploymentStatus(Healthy=healthy))
+        for a, healthy in zip(allocs, health, strict=True)], UpdatedAt=c.h.clock.now))
+    c.h.add_nodes(count)
+    c.drain()
+    marks = [cmd for cmd in c.drainer.step(c.h.snap, c.h.clock.now)
+             if isinstance(cmd, fsm.AllocUpdateDesiredTransition)]
+    assert sum(len(cmd.Allocs) for cmd in marks) == expected
+
+
 def test_deadline_forces_everything_off_including_batch() -> None:
     c = DrainCluster()
     c.h.run(f.job("report", type="batch", count=2))
@@ -111,6 +142,32 @@ def test_system_jobs_leave_last_and_can_be_ignored() -> None:
     d.step()
     assert [a.JobID for a in d.on_target()] == ["agent"]
     assert d.h.snap.node_by_id(d.target.ID).DrainStrategy is None
+
+
+def test_last_drain_keeps_the_operators_meta_and_token_accessor() -> None:
+    """``nomad node status -verbose`` shows who drained a node and why (``LastDrain``): a new drain sets
+    them, a later write without them keeps them, a cancel with its own reason replaces them."""
+    c = DrainCluster()
+    node_id = c.target.ID
+
+    def drain(strategy: DrainStrategy | None, **kw: object) -> None:
+        c.h.apply(fsm.NodeUpdateDrain(NodeID=node_id, DrainStrategy=strategy, UpdatedAt=c.now(), **kw))  # type: ignore[arg-type]
+
+    def last() -> tuple[str, dict[str, str] | None, str]:
+        d = c.h.snap.node_by_id(node_id).LastDrain  # type: ignore[union-attr]
+        assert d is not None
+        return d.Status, d.Meta, d.AccessorID
+
+    drain(DrainStrategy(Deadline=3600 * SECOND_NS), Meta={"reason": "kernel upgrade"}, AccessorID="acc-1")
+    assert last() == ("draining", {"reason": "kernel upgrade"}, "acc-1")
+    drain(DrainStrategy(Deadline=60 * SECOND_NS))  # a changed deadline, no new meta: kept
+    assert last() == ("draining", {"reason": "kernel upgrade"}, "acc-1")
+    drain(None, Meta={"cancel_reason": "changed my mind"}, AccessorID="acc-2")
+    assert last() == ("canceled", {"cancel_reason": "changed my mind"}, "acc-2")
+    drain(DrainStrategy(Deadline=-1), AccessorID="acc-3")  # a new drain starts afresh
+    assert last() == ("draining", None, "acc-3")
+    c.step()  # nothing on the node: the drainer completes it, keeping who asked
+    assert last() == ("complete", None, "acc-3")
 
 
 def test_heartbeat_ttl_scales_with_the_cluster() -> None:
