@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -22,11 +23,27 @@ if CONFIG.dev_mode or CONFIG.debug:
 
     django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)
 
+
+def _browser_origin_checked(inner: Any) -> Any:
+    """Handshakes that carry an Origin (every browser's) must come from this site: foreign ones are refused
+    here (cross-site WebSocket hijacking). Handshakes without one come from programs, not pages (Nomad's CLI
+    opens ``alloc exec`` that way); they reach the consumers, which then authenticate by token: the live
+    consumer refuses them, the exec consumer takes the token from a header or the first frame."""
+    checked = AllowedHostsOriginValidator(inner)
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if any(name == b"origin" for name, _ in scope.get("headers", [])):
+            return await checked(scope, receive, send)
+        return await inner(scope, receive, send)
+
+    return app
+
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        # The router refuses foreign origins at the handshake; LiveConsumer checks again (ALLOWED_HOSTS and
-        # CSRF_TRUSTED_ORIGINS) and closes with 4403, and reads the dashboard's token from the session.
-        "websocket": AllowedHostsOriginValidator(SessionMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # LiveConsumer checks the Origin again (ALLOWED_HOSTS and CSRF_TRUSTED_ORIGINS) and closes with 4403;
+        # the consumers read the dashboard's token from the session.
+        "websocket": _browser_origin_checked(SessionMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -41,6 +41,7 @@ from agents.client.allocdir import AllocDir
 from agents.client.allocrunner import AllocRunner
 from agents.client.drivers import new_driver
 from agents.client.drivers.base import Driver
+from agents.client.exec_sessions import ExecSessions
 from agents.client.fingerprint import collect_facts
 from agents.client.gc import DiskUsage, GCCandidate, GCLimits, collect, disk_usage, pressure_threshold_bytes
 from agents.client.node import build_node, node_identity
@@ -116,6 +117,7 @@ class ClientAgent:
         self._pending: dict[str, Allocation] = {}
         self._pending_changed = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
+        self.exec_sessions = ExecSessions()  # ``alloc exec`` commands: killed when the agent stops
         self._stopped = asyncio.Event()
         self.heartbeat_ttl_ns = 0
         # The client's endpoints: on its own RPC listener, or (``-dev``) in its server's registry.
@@ -156,6 +158,7 @@ class ClientAgent:
         for loop_task in self._loops:
             loop_task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
+        await self.exec_sessions.close_all()
         await asyncio.gather(*(r.detach() for r in self.runners.values()), return_exceptions=True)
         await asyncio.gather(*self._runs.values(), return_exceptions=True)
         if self.rpc is not None:

@@ -5,6 +5,9 @@ host's stats. Names and fields are Nomad's (``ClientAllocations.Stats``, ``FileS
 Only the ``web`` and ``server`` roles may call them: the web application has checked the user's token
 (read-logs, read-fs, alloc-lifecycle, node:read) before it calls.
 
+``ClientAllocations.ExecStart``, ``ExecIO`` and ``ExecClose`` run ``alloc exec`` sessions (``exec_sessions``): the web
+application has checked alloc-exec (and alloc-node-exec for raw_exec) before it starts one.
+
 ``FileSystem.Logs`` answers one chunk and the position after it (``File``, ``Offset``); a caller that
 follows asks again from there, and the endpoint waits up to ``WaitMs`` (bounded) for new bytes, so a
 follow is a chain of short blocking calls, never an open-ended stream on the RPC connection.
@@ -22,6 +25,7 @@ from agents.client import allocfs
 from agents.client.allocdir import AllocDir
 from agents.client.allocrunner import AllocRunner
 from agents.client.drivers.base import ResourceUsage as DriverUsage
+from agents.client.exec_sessions import ExecSessions
 from agents.client.hoststats import HostStats, host_stats
 from agents.client.taskrunner import TaskRunner
 from agents.rpc import CallContext, Registry, Role
@@ -32,7 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AllocFileInfo", "AllocResourceUsage", "AllocRestartRequest", "AllocSignalRequest", "AllocStatsRequest",
-    "ClientStatsRequest", "ClientStatsResponse", "CpuStatsData", "Empty", "FsCatRequest", "FsCatResponse", "FsListRequest",
+    "ClientStatsRequest", "ClientStatsResponse", "CpuStatsData", "Empty", "ExecCloseRequest", "ExecIORequest", "ExecIOResponse",
+    "ExecStartRequest", "ExecStartResponse", "FsCatRequest", "FsCatResponse", "FsListRequest",
     "FsListResponse", "FsLogsRequest", "FsLogsResponse", "FsStatRequest", "FsStatResponse", "MemoryStatsData",
     "TaskResourceUsage", "UsageData", "register",
 ]
@@ -160,6 +165,40 @@ class FsCatResponse(msgspec.Struct, kw_only=True):
     Data: bytes
 
 
+class ExecStartRequest(msgspec.Struct, kw_only=True):
+    AllocID: str
+    Task: str
+    Cmd: list[str]
+    Tty: bool = False
+    Height: int = 0
+    Width: int = 0
+
+
+class ExecStartResponse(msgspec.Struct, kw_only=True):
+    SessionID: str
+
+
+class ExecIORequest(msgspec.Struct, kw_only=True):
+    SessionID: str
+    Stdin: bytes = b""
+    CloseStdin: bool = False
+    Height: int = 0  # with Width: the terminal's new size (0: unchanged)
+    Width: int = 0
+    WaitMs: int = 0  # wait up to this long for output when there is none yet
+
+
+class ExecIOResponse(msgspec.Struct, kw_only=True):
+    Stdout: bytes
+    Stderr: bytes
+    Exited: bool
+    ExitCode: int
+    Seq: int  # 1, 2, ... per session: answers of overlapping calls put back in order
+
+
+class ExecCloseRequest(msgspec.Struct, kw_only=True):
+    SessionID: str
+
+
 class ClientStatsRequest(msgspec.Struct, kw_only=True):
     NodeID: str = ""
 
@@ -175,6 +214,7 @@ def register(registry: Registry, agent: ClientAgent) -> None:
     """Adds the client endpoints to ``registry`` (the client's own, or the dev agent's server's)."""
     _alloc_endpoints(registry, agent)
     _fs_endpoints(registry, agent)
+    _exec_endpoints(registry, agent, agent.exec_sessions)
 
     @registry.endpoint("ClientStats.Stats", roles=_ROLES)
     async def client_stats(ctx: CallContext, args: ClientStatsRequest) -> ClientStatsResponse:
@@ -322,3 +362,28 @@ def _fs_endpoints(registry: Registry, agent: ClientAgent) -> None:
     async def fs_cat(ctx: CallContext, args: FsCatRequest) -> FsCatResponse:
         root = _alloc_root(agent, args.AllocID).path
         return FsCatResponse(Data=allocfs.read_file(root, args.Path, args.Offset, args.Limit))
+
+
+def _exec_endpoints(registry: Registry, agent: ClientAgent, sessions: ExecSessions) -> None:
+    @registry.endpoint("ClientAllocations.ExecStart", roles=_ROLES)
+    async def exec_start(ctx: CallContext, args: ExecStartRequest) -> ExecStartResponse:
+        task = _task(_runner(agent, args.AllocID), args.Task)
+        if task.dead or task.handle is None:
+            raise InvalidInput(f'task "{args.Task}" of allocation {args.AllocID} is not running')
+        session_id = await sessions.start(task.driver, task.handle, args.Cmd, tty=args.Tty, height=args.Height,
+                                          width=args.Width)
+        return ExecStartResponse(SessionID=session_id)
+
+    @registry.endpoint("ClientAllocations.ExecIO", roles=_ROLES)
+    async def exec_io(ctx: CallContext, args: ExecIORequest) -> ExecIOResponse:
+        wait_s = min(max(0, args.WaitMs) / 1000, max(0.0, ctx.remaining_s() - 0.5))
+        out = await sessions.io(args.SessionID, stdin=args.Stdin, close_stdin=args.CloseStdin, height=args.Height,
+                                width=args.Width, wait_s=wait_s)
+        return ExecIOResponse(Stdout=out.stdout, Stderr=out.stderr, Exited=out.exited, ExitCode=out.exit_code,
+                              Seq=out.seq)
+
+    @registry.endpoint("ClientAllocations.ExecClose", roles=_ROLES)
+    async def exec_close(ctx: CallContext, args: ExecCloseRequest) -> Empty:
+        """The user went away: the command is killed now rather than at the idle timeout."""
+        await sessions.close(args.SessionID)
+        return Empty()

@@ -89,10 +89,10 @@ def alloc_and_address(request: HttpRequest, alloc_id: str, capability: str) -> t
     require_namespace_op(request, namespace or "default", capability)
     if reply.Alloc is None:
         raise NotFound("Unknown allocation")
-    return reply.Alloc, _node_address(reply.Alloc.NodeID)
+    return reply.Alloc, node_address(reply.Alloc.NodeID)
 
 
-def _node_address(node_id: str) -> str:
+def node_address(node_id: str) -> str:
     node = gateway().call_sync("Node.Get", NodeSpecificRequest(NodeID=node_id), SingleNodeResponse).Node
     if node is None:
         raise NotFound(f"Unknown node {node_id}")
@@ -221,7 +221,7 @@ def client_stats(request: HttpRequest) -> HttpResponse:
         if len(nodes) != 1:
             raise InvalidInput("missing node_id: this web application serves more than one client")
         node_id = nodes[0].ID
-    reply = client_call_sync(_node_address(node_id), "ClientStats.Stats", ClientStatsRequest(NodeID=node_id),
+    reply = client_call_sync(node_address(node_id), "ClientStats.Stats", ClientStatsRequest(NodeID=node_id),
                              ClientStatsResponse)
     return json_response(reply.HostStats)
 

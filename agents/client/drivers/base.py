@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, NamedTuple, TypeVar
 
+from agents.client.drivers.exec_stream import ExecStream
 from agents.client.drivers.logs import LogRotation
 from cluster.errors import CaravanError, InvalidInput
 from cluster.structs.node import DriverInfo
@@ -40,6 +41,7 @@ __all__ = [
     "DriverError",
     "DriverInfo",
     "ExecResult",
+    "ExecStream",
     "ExitResult",
     "ImagePullError",
     "InvalidTaskConfig",
@@ -293,6 +295,13 @@ class Driver(abc.ABC):
         self, handle: TaskHandle, cmd: Sequence[str], tty: bool = False, timeout_s: float = 60.0
     ) -> ExecResult:
         """Runs ``cmd`` to completion in the task's environment and returns its output."""
+
+    async def exec_streaming(
+        self, handle: TaskHandle, cmd: Sequence[str], *, tty: bool = False, height: int = 0, width: int = 0
+    ) -> ExecStream:
+        """Starts ``cmd`` in the task's environment for ``alloc exec``: input, terminal size and output
+        stream while it runs (see ``exec_stream``). Drivers that cannot say so with a ``DriverError``."""
+        raise DriverError(f"the {self.name} driver does not support interactive exec")
 
 
 async def signal_then_kill(

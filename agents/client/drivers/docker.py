@@ -30,6 +30,7 @@ from agents.client.drivers.base import (
     DriverError,
     DriverInfo,
     ExecResult,
+    ExecStream,
     ExitResult,
     InvalidTaskConfig,
     ResourceUsage,
@@ -50,6 +51,7 @@ from agents.client.drivers.docker_config import (
     validate_task_config,
 )
 from agents.client.drivers.docker_engine import Engine
+from agents.client.drivers.docker_exec import start_docker_exec_stream
 from agents.client.drivers.docker_logs import ContainerLogShipper, parse_timestamp_ns
 from agents.client.drivers.logs import LogRotation
 from agents.client.drivers.procstat import CpuMeter
@@ -239,6 +241,17 @@ class DockerDriver(Driver):
             return await asyncio.wait_for(run, timeout_s)
         except TimeoutError:
             raise DriverError(f"exec of {cmd[0]} timed out after {timeout_s:g}s") from None
+
+    async def exec_streaming(
+        self, handle: TaskHandle, cmd: Sequence[str], *, tty: bool = False, height: int = 0, width: int = 0
+    ) -> ExecStream:
+        rt = self._get(handle)
+        if not cmd:
+            raise InvalidInput("exec needs a command")
+        if rt.result is not None:
+            raise DriverError(f"task {rt.handle.task_id} is not running")
+        return await start_docker_exec_stream(self.engine, rt.container_id, list(cmd), tty=tty, height=height,
+                                              width=width)
 
     # -- internals --------------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from agents.client.drivers.base import (
     DriverError,
     DriverInfo,
     ExecResult,
+    ExecStream,
     ExitResult,
     InvalidTaskConfig,
     ResourceUsage,
@@ -51,6 +52,7 @@ from agents.client.drivers.base import (
 from agents.client.drivers.executor import popen_user_kwargs, read_exit_file
 from agents.client.drivers.processes import process_exit, run_to_completion
 from agents.client.drivers.procstat import CpuMeter, ProcessIdentity, tree_usage
+from agents.client.drivers.raw_exec_stream import start_raw_exec_stream
 from cluster.errors import InvalidInput
 from cluster.jobspec.drivers import check_driver_config
 
@@ -238,6 +240,22 @@ class RawExecDriver(Driver):
             return await in_thread(run, name=f"exec {rt.handle.task_id}")
         except OSError as e:
             raise DriverError(f"exec of {cmd[0]} failed: {e.strerror or e}") from None
+
+    async def exec_streaming(
+        self, handle: TaskHandle, cmd: Sequence[str], *, tty: bool = False, height: int = 0, width: int = 0
+    ) -> ExecStream:
+        rt = self._get(handle)
+        if not cmd:
+            raise InvalidInput("exec needs a command")
+        if rt.result is not None or not rt.executor.alive():
+            raise DriverError(f"task {rt.handle.task_id} is not running")
+        state = rt.handle.state
+        try:
+            user_kwargs = popen_user_kwargs(state["user"])
+        except ValueError as e:
+            raise DriverError(str(e)) from None
+        return await start_raw_exec_stream(list(cmd), env=state["env"], cwd=state["cwd"], tty=tty, height=height,
+                                           width=width, popen_kwargs=user_kwargs)
 
     # -- internals --------------------------------------------------------------------------------
 

@@ -173,6 +173,11 @@ def test_a_foreign_origin_is_closed_with_4403_and_refused_by_the_router(server: 
         connected, _ = await ok.connect()
         assert connected
         await ok.disconnect()
+        # A program without an Origin passes the router, and the live consumer (browsers only) closes it.
+        program = WebsocketCommunicator(application, "/ws/events", headers=[(b"host", b"127.0.0.1")])
+        connected, _ = await program.connect()
+        assert connected
+        assert (await program.receive_output(5))["code"] == CLOSE_BAD_ORIGIN
 
     run(body)
 
