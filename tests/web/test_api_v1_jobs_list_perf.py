@@ -1,11 +1,10 @@
 """The jobs list at 10,000 jobs: paging and filtering run on the server's snapshot (``job_list_page``, what
-``Job.List`` answers with), so one page costs a sort of the IDs and the page's stubs, not 10,000
-stubs. Walking every page visits every job once, in order, with the filter applied across pages.
+``Job.List`` answers with). Walking every page visits every job once, in order, with the filter applied
+across pages. How long a page takes is measured in ``benchmarks/jobs_list_bench.py`` (BENCHMARKS.md), not
+asserted here.
 """
 
 from __future__ import annotations
-
-import time
 
 import msgspec
 import pytest
@@ -30,23 +29,6 @@ def snap() -> StateSnapshot:
                                       Meta={"env": "prod" if i % 10 == 0 else "dev"})
         fsm.apply_command(store, i + 1, fsm.JobRegister(Job=job, SubmitTime=1))
     return store.snapshot()
-
-
-def best_of(runs: int, args: JobListRequest, snap: StateSnapshot) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        job_list_page(snap, args)
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def test_a_page_of_ten_thousand_jobs_is_cheap(snap: StateSnapshot) -> None:
-    # Measured on the 2-core CI machine: ~15 ms a page of 50, ~40 ms all 10,000 stubs; the bounds leave room.
-    assert best_of(3, JobListRequest(PerPage=50), snap) < 0.25
-    assert best_of(3, JobListRequest(PerPage=50, NextToken="job-09000"), snap) < 0.25
-    assert best_of(3, JobListRequest(PerPage=50, Filter='Meta.env == "prod"'), snap) < 0.25
-    assert best_of(1, JobListRequest(Filter='Meta.env == "prod"'), snap) < 1.5
 
 
 def test_walking_the_pages_visits_every_filtered_job_once(snap: StateSnapshot) -> None:

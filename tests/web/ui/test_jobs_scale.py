@@ -1,16 +1,14 @@
-"""The jobs list stays fast with 10,000 jobs: a page, a page deep in the list and a search that matches
-nothing (the filter runs over every job) each answer well under a second.
+"""The jobs list with 10,000 jobs: the first page, a page deep in the list, a search across every job and
+one that matches nothing all show the right rows.
 
 10,000 periodic jobs (they create no evaluation, so the scheduler stays idle) are registered through the
-gateway, 250 at a time (about 15 s). Measured on the 2-core CI machine: ~100 ms a page, ~200 ms a search.
-The bound here is generous (shared machine); the point is catching a page that grows with the job count.
+gateway, 250 at a time. How long the pages take is measured in ``benchmarks/jobs_list_bench.py --dashboard``
+(BENCHMARKS.md), not asserted here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 
 import msgspec
 import pytest
@@ -27,7 +25,6 @@ __all__ = ["acl_off", "server"]
 
 JOBS = 10_000
 BATCH = 250
-PAGE_BOUND_S = 1.0
 
 
 def periodic_job(i: int) -> Job:
@@ -57,16 +54,7 @@ async def register_all() -> None:
         )
 
 
-def fastest_s(request: Callable[[], object], tries: int = 3) -> float:
-    best = float("inf")
-    for _ in range(tries):
-        started = time.perf_counter()
-        request()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
-def test_pages_of_10000_jobs_stay_fast(server: str) -> None:
+def test_pages_of_10000_jobs_show_the_right_rows(server: str) -> None:
     asyncio.run(register_all())
     client = Client()
 
@@ -78,6 +66,4 @@ def test_pages_of_10000_jobs_stay_fast(server: str) -> None:
     assert rows("/ui/jobs?search=scale-") == 25
     assert rows("/ui/jobs?next=scale-09990") == 10
     assert rows("/ui/jobs?search=no-such-job") == 0
-    for url in ("/ui/jobs", "/ui/jobs?next=scale-09000", "/ui/jobs?search=no-such-job"):
-        took = fastest_s(lambda u=url: client.get(u))
-        assert took < PAGE_BOUND_S, f"{url} took {took:.2f} s with {JOBS} jobs"
+    assert rows("/ui/jobs") == 25
