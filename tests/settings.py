@@ -16,3 +16,5 @@ from webui.settings import *  # noqa: F403
 
 # Staff users in admin tests: a fast hasher (the real one costs ~0.7 s per login on purpose).
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Workflows run inside the request that starts them (no broker, no thread), so tests see their end state.
+WORKFLOWS_INLINE = True

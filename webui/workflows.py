@@ -10,12 +10,15 @@ which save the row and tell the workflow's page (channel-layer group ``workflow.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from django import db
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -64,10 +67,26 @@ def _notify(wf: Workflow) -> None:
 
 
 def _enqueue(task_name: str, workflow_id: uuid.UUID) -> None:
+    """Queues the task once the workflow's row is committed. Without a broker (dev: Celery runs tasks
+    eagerly) it runs on a thread of this process, so the request that started it answers at once and the
+    workflow's page shows its progress live; ``WORKFLOWS_INLINE`` (tests) runs it in the request."""
     from webui import tasks
 
     task = getattr(tasks, task_name)
-    transaction.on_commit(lambda: task.delay(str(workflow_id)))
+    if settings.CELERY_TASK_ALWAYS_EAGER and not getattr(settings, "WORKFLOWS_INLINE", False):
+        transaction.on_commit(lambda: _run_on_thread(task, str(workflow_id)))
+    else:
+        transaction.on_commit(lambda: task.delay(str(workflow_id)))
+
+
+def _run_on_thread(task: Any, workflow_id: str) -> None:
+    def run() -> None:
+        try:
+            task.apply(args=[workflow_id])
+        finally:
+            db.connections.close_all()  # this thread's connections, not the request's
+
+    threading.Thread(target=run, name=f"workflow-{workflow_id[:8]}", daemon=True).start()
 
 
 def start_job_restart(*, namespace: str, job_id: str, batch_size: int = 1, batch_wait_s: float = 0.0,

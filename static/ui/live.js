@@ -24,6 +24,10 @@
   var vendorBase = script ? script.src.replace(/live\.js(\?.*)?$/, "vendor/") : "/static/ui/vendor/";
 
   var socket = null;
+  var leaving = false;  // the page is being left: fetches cut short by it are no failure
+  window.addEventListener("pagehide", function () { leaving = true; });
+  window.addEventListener("beforeunload", function () { leaving = true; });
+  window.addEventListener("pageshow", function () { leaving = false; });  // back from the back-forward cache
   var backoffMs = MIN_BACKOFF_MS;
   var regions = [];   // {el, topics: [{topic, ns, key}], timer, inFlight, dirty}
   var stats = null;   // {el, allocId, ...chart state}
@@ -120,11 +124,35 @@
       return response.text();
     }).then(function (html) {
       region.el.innerHTML = html;  // a Django-rendered fragment: its data is escaped by the template
+      restoreOpen(region.el);
     }).catch(function (e) {
-      if (window.console) console.warn("live: refresh failed:", e);
+      if (!leaving && window.console) console.warn("live: refresh failed:", e);
     }).then(function () {
       region.inFlight = false;
       if (region.dirty) schedule(region);
+    });
+  }
+
+  // What the operator opened or closed by hand (a version's diff) stays so across refreshes of its region;
+  // the rest follows the fragment (the newest version opens by default).
+  var toggled = {};  // details key -> open, as the operator last left it
+
+  function detailsKey(el) {
+    return el.id || el.getAttribute("data-version") || el.getAttribute("data-key");
+  }
+
+  document.addEventListener("click", function (event) {
+    var summary = event.target.closest ? event.target.closest("summary") : null;
+    var details = summary ? summary.parentElement : null;
+    if (!details || details.tagName !== "DETAILS" || !detailsKey(details)) return;
+    if (event.target.closest("form, button, a")) return;  // a control inside the summary, not the toggle
+    toggled[detailsKey(details)] = !details.open;  // the click's default action flips it afterwards
+  });
+
+  function restoreOpen(root) {
+    root.querySelectorAll("details").forEach(function (d) {
+      var key = detailsKey(d);
+      if (key && Object.prototype.hasOwnProperty.call(toggled, key)) d.open = toggled[key];
     });
   }
 
@@ -220,6 +248,12 @@
     logs.taskSelect.onchange = logs.typeSelect.onchange = startLogs;
     logs.filter.oninput = applyFilter;
     logs.follow.onchange = function () { if (logs.follow.checked) scrollDown(); };
+    // Scrolling up to read stops following (new lines no longer pull the view down); back at the bottom
+    // it follows again.
+    logs.output.addEventListener("scroll", function () {
+      var atBottom = logs.output.scrollHeight - logs.output.scrollTop - logs.output.clientHeight < 4;
+      if (logs.follow.checked !== atBottom) logs.follow.checked = atBottom;
+    });
     logs.download.onclick = function (e) {
       e.preventDefault();
       var text = logs.lines.join("\n") + (logs.partial ? "\n" + logs.partial : "");

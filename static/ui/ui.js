@@ -57,13 +57,24 @@
       gutter.scrollTop = area.scrollTop;
     }
     area.addEventListener("input", render);
+    // Run submits what was planned: once the file is edited, Run waits for a new plan.
+    var run = document.getElementById("run-button");
+    if (run) {
+      area.addEventListener("input", function () {
+        run.disabled = true;
+        var hint = document.getElementById("replan-hint");
+        if (hint) hint.hidden = false;
+        var result = document.getElementById("plan-result");
+        if (result) result.classList.add("stale");
+      }, {once: true});
+    }
     area.addEventListener("scroll", function () { gutter.scrollTop = area.scrollTop; });
     area.addEventListener("keydown", function (event) {
       if (event.key === "Tab" && !event.shiftKey) {
         event.preventDefault();
         var start = area.selectionStart;
         area.setRangeText("  ", start, area.selectionEnd, "end");
-        render();
+        area.dispatchEvent(new Event("input"));  // an edit like any other: gutter, and Run waits for a plan
       }
     });
     document.querySelectorAll(".goto-line").forEach(function (link) {
@@ -84,17 +95,15 @@
     var help = document.getElementById("help-button");
     if (help) help.addEventListener("click", showHelp);
     setupEditor();
-    document.querySelectorAll("[data-open-dialog]").forEach(function (button) {
-      button.addEventListener("click", function () {
-        var dialog = document.getElementById(button.getAttribute("data-open-dialog"));
-        if (dialog) dialog.showModal();
-      });
-    });
-    document.querySelectorAll("[data-close-dialog]").forEach(function (button) {
-      button.addEventListener("click", function () {
-        var dialog = document.getElementById(button.getAttribute("data-close-dialog"));
-        if (dialog) dialog.close();
-      });
-    });
+  });
+  // Delegated, so buttons that a live region swaps in (live.js) open and close their dialogs too.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-open-dialog], [data-close-dialog]") : null;
+    if (!button) return;
+    var opening = button.hasAttribute("data-open-dialog");
+    var dialog = document.getElementById(button.getAttribute(opening ? "data-open-dialog" : "data-close-dialog"));
+    if (!dialog) return;
+    if (opening && !dialog.open) dialog.showModal();
+    else if (!opening) dialog.close();
   });
 })();

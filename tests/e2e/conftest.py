@@ -3,6 +3,10 @@ front of it, and Debian's Chromium driven by Playwright. Screenshots go to ``.da
 
 Chromium is launched with the flags this machine needs (no sandbox as root, no GPU, no background
 networking); ``playwright install`` is never used.
+
+The processes start once per session and the tests share them, each in its own browser context (its own
+session cookie). Jobs are named ``e2e-<test>`` so tests do not meet each other's; the drain test is in
+``test_zz_drain.py`` so it runs last, as draining the one node stops what the others left running.
 """
 
 from __future__ import annotations
@@ -117,3 +121,25 @@ def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+
+
+@pytest.fixture(scope="session")
+def management_cookies(browser: object, stack: Stack) -> list[dict[str, object]]:
+    """The cookies of a dashboard session signed in once with the management token, through the form."""
+    from tests.e2e.helpers import sign_in
+
+    context = browser.new_context()  # type: ignore[attr-defined]
+    try:
+        page = context.new_page()
+        sign_in(page, stack, stack.token)
+        assert page.url.startswith(stack.url + "/ui/jobs"), page.url
+        return list(context.cookies())
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def signed_in(page: object, management_cookies: list[dict[str, object]]) -> object:
+    """A page of a context that shares the management session (its sign-in already done)."""
+    page.context.add_cookies(management_cookies)  # type: ignore[attr-defined]
+    return page

@@ -69,9 +69,11 @@ def deployment_promote(*, deployment_id: str, region: str) -> DeploymentUpdateRe
 
 
 def node_drain(
-    *, node_id: str, enable: bool, deadline_s: int, ignore_system_jobs: bool, region: str
+    *, node_id: str, enable: bool, deadline_s: int, ignore_system_jobs: bool, region: str,
+    mark_eligible: bool = False,
 ) -> NodeWriteResponse:
-    """Starts a drain (``deadline_s`` 0: no deadline; -1: force now) or, with ``enable`` off, cancels it."""
+    """Starts a drain (``deadline_s`` 0: no deadline; -1: force now) or, with ``enable`` off, cancels it
+    (and with ``mark_eligible`` makes the node eligible again in the same write)."""
     strategy = (
         DrainStrategy(
             Deadline=deadline_s * SECOND_NS if deadline_s > 0 else deadline_s,
@@ -80,7 +82,9 @@ def node_drain(
         if enable
         else None
     )
-    args = NodeUpdateDrainRequest(NodeID=node_id, DrainStrategy=strategy, Region=region)
+    args = NodeUpdateDrainRequest(
+        NodeID=node_id, DrainStrategy=strategy, MarkEligible=mark_eligible and not enable, Region=region
+    )
     return gateway().call_sync("Node.UpdateDrain", args, NodeWriteResponse)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from cluster.errors import PermissionDenied
 from webui.ui.access import sign_in, sign_out, viewer
@@ -12,9 +13,18 @@ from webui.ui.render import page, ui_view
 __all__ = ["tokens"]
 
 
+def _after_sign_in(request: HttpRequest) -> str:
+    """Where signing in leads: the dashboard page that sent the operator here (``?next=``), else the jobs.
+    Only a path of this site's dashboard: never another host (an open redirect)."""
+    wanted = request.GET.get("next", "")
+    safe = url_has_allowed_host_and_scheme(wanted, allowed_hosts=None, require_https=request.is_secure())
+    return wanted if safe and wanted.startswith("/ui/") else reverse("ui:jobs")
+
+
 @ui_view("GET", "POST")
 def tokens(request: HttpRequest) -> HttpResponse:
-    """POST secret=...: sign in; POST action=sign-out: forget the token. A refused secret is a 403."""
+    """POST secret=...: sign in (then back to ``?next=``); POST action=sign-out: forget the token. A refused
+    secret is a 403."""
     error = ""
     if request.method == "POST":
         if request.POST.get("action") == "sign-out":
@@ -25,7 +35,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
         except PermissionDenied as e:
             error = str(e)
         else:
-            return HttpResponseRedirect(reverse("ui:jobs"))
+            return HttpResponseRedirect(_after_sign_in(request))
     try:
         who = viewer(request)
     except PermissionDenied as e:

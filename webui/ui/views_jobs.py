@@ -148,4 +148,6 @@ def job_detail(request: HttpRequest, job_ref: str) -> HttpResponse:
     job_id, namespace = split_job_ref(request, job_ref)
     context = _job_context(request, job_id, namespace)
     context["live_fragment"] = context["url"] + "&fragment=live"
-    return page(request, "ui/job.html", context, {"live": "ui/_job_live.html"})
+    context["actions_fragment"] = context["url"] + "&fragment=actions"  # Start/Stop follow the job too
+    fragments = {"live": "ui/_job_live.html", "actions": "ui/_job_actions.html"}
+    return page(request, "ui/job.html", context, fragments)

@@ -68,8 +68,10 @@ def client_detail(request: HttpRequest, node_id: str) -> HttpResponse:
         else "",
         "live_topics": f"Node:{node.ID} Allocation:*",
         "live_fragment": request.path + "?fragment=live",
+        "actions_fragment": request.path + "?fragment=actions",  # the buttons follow the drain too
     }
-    return page(request, "ui/client.html", context, {"live": "ui/_client_live.html"})
+    fragments = {"live": "ui/_client_live.html", "actions": "ui/_client_actions.html"}
+    return page(request, "ui/client.html", context, fragments)
 
 
 def _duration_text(seconds: int) -> str:
@@ -93,7 +95,8 @@ def _deadline_s(request: HttpRequest) -> int:
 
 @ui_view("POST")
 def client_drain(request: HttpRequest, node_id: str) -> HttpResponse:
-    """Starts (``enable=1``, deadline, ignore system jobs) or cancels (``enable=0``) a node's drain."""
+    """Starts (``enable=1``, deadline, ignore system jobs) or cancels (``enable=0``) a node's drain; a cancel
+    with ``mark_eligible=1`` (the page's Stop button) also makes it eligible, as ``nomad node drain -disable``."""
     require_node_write(request)
     enable = request.POST.get("enable") == "1"
     services.node_drain(
@@ -101,6 +104,7 @@ def client_drain(request: HttpRequest, node_id: str) -> HttpResponse:
         enable=enable,
         deadline_s=_deadline_s(request) if enable else 0,
         ignore_system_jobs=bool(request.POST.get("ignore_system_jobs")),
+        mark_eligible=not enable and request.POST.get("mark_eligible") == "1",
         region=region_of(request),
     )
     return HttpResponseRedirect(reverse("ui:client", args=[node_id]))

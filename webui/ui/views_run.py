@@ -2,12 +2,14 @@
 the running version), then run it.
 
 Run carries the plan's ``JobModifyIndex`` and refuses when the job changed since the plan, so what was
-reviewed is what is submitted (Nomad's ``job run -check-index``). The check is done here, before the
+reviewed is what is submitted (Nomad's ``job run -check-index``); it carries the digest of the planned job
+file too, and refuses a file edited after its plan (the page also disables Run as soon as it is edited). The check is done here, before the
 register RPC: ``Job.Register`` has no EnforceIndex yet, which leaves a short window (see the report).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +42,11 @@ class Planned:
     updates: list[tuple[str, DesiredUpdates]]  # per task group: place, stop, update... counts
     failures: dict[str, list[str]]  # per task group that could not be placed: why
     warnings: str
+
+
+def source_digest(source: str) -> str:
+    """What Run compares with the planned file: a SHA-256 of its text."""
+    return hashlib.sha256(source.encode()).hexdigest()
 
 
 def parse_source(source: str) -> Job:
@@ -79,6 +86,9 @@ def _current_index(request: HttpRequest, job: Job) -> int:
 
 
 def _run(request: HttpRequest, source: str, planned_index: int) -> HttpResponse:
+    planned_digest = request.POST.get("planned_digest", "")
+    if planned_digest and planned_digest != source_digest(source):
+        raise InvalidInput("the job file was edited after its plan: plan again to review it before running")
     job = parse_source(source)
     namespace = job.Namespace or "default"
     require_namespace(request, namespace, NamespaceCapability.SUBMIT_JOB)
@@ -111,6 +121,7 @@ def job_run(request: HttpRequest) -> HttpResponse:
             if request.POST.get("action") == "run":
                 return _run(request, source, _planned_index(request))
             context["planned"] = plan(request, source)
+            context["planned_digest"] = source_digest(source)
         except JobSpecError as e:
             context["diagnostics"] = e.diagnostics
         except InvalidInput as e:  # the job changed since the plan
