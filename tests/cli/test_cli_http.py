@@ -197,3 +197,92 @@ def test_acl_verbs_against_a_web_app_with_acl_on(agent: DevAgent, tmp_path: Path
     finally:
         web.terminate()
         web.wait(20)
+
+
+CANARY_JOB = """
+job "canary-web" {
+  datacenters = ["dc1"]
+  update {
+    canary           = 1
+    max_parallel     = 1
+    min_healthy_time = "1s"
+    healthy_deadline = "1m"
+  }
+  group "g" {
+    count = 1
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo VERSION; sleep 600"]
+      }
+      resources {
+        cpu    = 20
+        memory = 16
+      }
+    }
+  }
+}
+"""
+
+DISPATCH_JOB = """
+job "batch-work" {
+  datacenters = ["dc1"]
+  type        = "batch"
+  parameterized {
+    payload       = "optional"
+    meta_required = ["who"]
+  }
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo hello $NOMAD_META_who"]
+      }
+      resources {
+        cpu    = 20
+        memory = 16
+      }
+    }
+  }
+}
+"""
+
+
+def test_deployments_dispatch_and_restart(agent: DevAgent, tmp_path: Path) -> None:
+    path = tmp_path / "canary.nomad.hcl"
+    path.write_text(CANARY_JOB.replace("VERSION", "v1"))
+    assert caravan(agent, "job", "run", str(path)).returncode == 0
+    first = wait_for("the first deployment to succeed",
+                     lambda: (d := agent.get("/v1/job/canary-web/deployment")) and d["Status"] == "successful" and d,
+                     60, agent.log)
+    path.write_text(CANARY_JOB.replace("VERSION", "v2"))
+    assert caravan(agent, "job", "run", "-detach", str(path)).returncode == 0
+    second = wait_for("the canary deployment", lambda: (d := agent.get("/v1/job/canary-web/deployment"))
+                      and d["ID"] != first["ID"] and d, 30, agent.log)
+    listing = caravan(agent, "deployment", "list")
+    assert second["ID"][:8] in listing.stdout and first["ID"][:8] in listing.stdout
+    wait_for("a healthy canary", lambda: agent.get(f"/v1/deployment/{second['ID']}")["TaskGroups"]["g"]
+             ["HealthyAllocs"] >= 1, 60, agent.log)
+    status = caravan(agent, "deployment", "status", second["ID"][:8])
+    assert re.search(r"^g\s+false\s+1\s+1\s+", status.stdout, re.M), status.stdout  # promoted? desired canaries
+    promoted = caravan(agent, "deployment", "promote", "-detach", second["ID"][:8])
+    assert promoted.returncode == 0, promoted.stderr
+    wait_for("the promoted deployment to succeed",
+             lambda: agent.get(f"/v1/deployment/{second['ID']}")["Status"] == "successful", 60, agent.log)
+
+    restarted = caravan(agent, "job", "restart", "-batch-size", "1", "canary-web")
+    assert restarted.returncode == 0 and "All allocations restarted successfully!" in restarted.stdout
+
+    batch = tmp_path / "batch.nomad.hcl"
+    batch.write_text(DISPATCH_JOB)
+    assert caravan(agent, "job", "run", str(batch)).returncode == 0
+    missing = caravan(agent, "job", "dispatch", "batch-work")
+    assert missing.returncode == 1 and "who" in missing.stderr
+    dispatched = caravan(agent, "job", "dispatch", "-meta", "who=operator", "batch-work")
+    assert dispatched.returncode == 0, dispatched.stderr
+    child = re.search(r"^Dispatched Job ID = (\S+)$", dispatched.stdout, re.M)
+    assert child is not None and child.group(1).startswith("batch-work/dispatch-")
+    wait_for("the dispatched job to finish", lambda: any(
+        a["ClientStatus"] == "complete" for a in agent.get(f"/v1/job/{child.group(1)}/allocations")), 30, agent.log)
