@@ -210,8 +210,8 @@ class GenericScheduler:
                 self.queued[tg.Name or ""] = 0
             return
         assert job is not None and slots is not None
-        for p in [*results.place, *results.destructive]:
-            self.queued[p.group.Name or ""] = self.queued.get(p.group.Name or "", 0) + 1
+        for group, n in Counter(p.group.Name or "" for p in chain(results.place, results.destructive)).items():
+            self.queued[group] = self.queued.get(group, 0) + n
         ctx.set_nodes(slots)
         deployment_id = self.deployment.ID if self.deployment is not None and \
             self.deployment.Status in ACTIVE_DEPLOYMENT_STATUSES else ""

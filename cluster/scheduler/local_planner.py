@@ -11,6 +11,7 @@ and IDs from the injected random source. Evaluations it creates or re-blocks are
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import chain
 from random import Random
 
 from cluster import fsm
@@ -59,7 +60,7 @@ class LocalPlanner:
         if not result.is_noop():
             command = fsm.ApplyPlanResults(
                 EvalID=plan.EvalID, Job=plan.Job,
-                AllocsUpdated=[a for allocs in result.NodeAllocation.values() for a in allocs],
+                AllocsUpdated=list(chain.from_iterable(result.NodeAllocation.values())),
                 AllocsStopped=[d for diffs in result.NodeUpdate.values() for d in diffs],
                 AllocsPreempted=preempted, Deployment=result.Deployment, DeploymentUpdates=result.DeploymentUpdates,
                 PreemptionEvals=evals, UpdatedAt=self.now_ns())

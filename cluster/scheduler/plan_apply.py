@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import chain
 
+import immutables
 import numpy as np
 
 from cluster.scheduler.plan import Plan, PlanResult
@@ -100,6 +101,7 @@ def evaluate_node(state: State, plan: Plan, node_id: str, usage: _Usage | None =
 
 
 _HOLDS_PORTS = (-1, -1, -1)
+_NO_ALLOCS: immutables.Map[str, Allocation] = immutables.Map()
 
 
 def _plain_nodes(state: State, plan: Plan, usage: _Usage) -> tuple[list[str], list[int], list[tuple[int, int, int]]]:
@@ -112,7 +114,10 @@ def _plain_nodes(state: State, plan: Plan, usage: _Usage) -> tuple[list[str], li
     stopping, preempting = plan.NodeUpdate, plan.NodePreemptions
     check_stops = bool(stopping or preempting)
     cost = usage.full
-    exists = state.alloc_getter()
+    # An allocation the plan "places" that already exists is an update, for ``evaluate_node``.
+    # Only one already on the same node changes the verdict (one elsewhere takes nothing from
+    # this node), so the node's own group is asked: a small map, unlike the allocations table.
+    groups = table.alloc_groups
     # One new allocation on a node is the common case; its delta is shared by every node that
     # receives the same granted-resources object (``_HOLDS_PORTS``: not plain).
     single: dict[int, tuple[int, int, int]] = {}
@@ -122,6 +127,8 @@ def _plain_nodes(state: State, plan: Plan, usage: _Usage) -> tuple[list[str], li
         slot = slot_of(node_id)
         if slot is None:
             continue
+        group = groups[slot]
+        on_node = group[1] if group is not None else _NO_ALLOCS
         if len(placed) == 1:
             alloc = placed[0]
             key = id(alloc.AllocatedResources)
@@ -129,7 +136,7 @@ def _plain_nodes(state: State, plan: Plan, usage: _Usage) -> tuple[list[str], li
             if delta is None:
                 c = cost(alloc.AllocatedResources)
                 delta = single[key] = _HOLDS_PORTS if c[3] else (c[0], c[1], c[2])
-            if delta is _HOLDS_PORTS or exists(alloc.ID) is not None:
+            if delta is _HOLDS_PORTS or alloc.ID in on_node:
                 continue
             ids.append(node_id)
             slots.append(slot)
@@ -138,7 +145,7 @@ def _plain_nodes(state: State, plan: Plan, usage: _Usage) -> tuple[list[str], li
         cpu = mem = disk = 0
         for alloc in placed:
             c0, m0, d0, ports = cost(alloc.AllocatedResources)
-            if ports or exists(alloc.ID) is not None:
+            if ports or alloc.ID in on_node:
                 break
             cpu, mem, disk = cpu + c0, mem + m0, disk + d0
         else:

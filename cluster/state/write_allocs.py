@@ -186,9 +186,11 @@ def upsert_allocs(txn: WriteTxn, allocs: list[Allocation], now_ns: int, event_ty
     existing_of = txn.alloc_getter()
     observe = counters.observe
     placed: list[Allocation] = []
+    replaced: list[Allocation | None] = []
     last_key, last_running = ("", ""), False
     for alloc in allocs:
         existing = existing_of(alloc.ID)
+        replaced.append(existing)
         alloc.ModifyIndex = alloc.AllocModifyIndex = index
         alloc.ModifyTime = now_ns
         if existing is None:
@@ -219,7 +221,8 @@ def upsert_allocs(txn: WriteTxn, allocs: list[Allocation], now_ns: int, event_ty
         last_running = key in running
     if placed:
         counters.observe_placed(txn, placed)
-    txn.put_allocs(allocs, event_type)
+    distinct = len({alloc.ID for alloc in allocs}) == len(allocs)
+    txn.put_allocs(allocs, event_type, replaced if distinct else None)
     for alloc in allocs:
         if alloc.PreviousAllocation:
             prev = txn.alloc(alloc.PreviousAllocation)

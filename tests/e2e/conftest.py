@@ -1,6 +1,10 @@
 """Browser tests: a real dev agent (server + client with raw_exec), a real ``caravan web`` with ACL on in
 front of it, and Debian's Chromium driven by Playwright. Screenshots go to ``.data/screenshots/``.
 
+The stack and the browser live for this package only (``scope="package"``): Playwright's sync API keeps an
+event loop running in the main thread while it is open, which would break every later test that starts
+one of its own (``asyncio.run``).
+
 Chromium is launched with the flags this machine needs (no sandbox as root, no GPU, no background
 networking); ``playwright install`` is never used.
 
@@ -62,7 +66,7 @@ def _get(url: str) -> bytes:
         return bytes(response.read())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("e2e")
     agent_http, rpc, serf, web_port = free_ports(4)
@@ -101,7 +105,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         kill_leftovers(root)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
@@ -123,7 +127,7 @@ def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
     context.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def management_cookies(browser: object, stack: Stack) -> list[dict[str, object]]:
     """The cookies of a dashboard session signed in once with the management token, through the form."""
     from tests.e2e.helpers import sign_in

@@ -135,6 +135,7 @@ def test_a_job_for_west_sent_to_east_lands_in_west_and_reads_back_through_east(r
 
     async def scenario(web: ConnectionPool) -> None:
         await leader_of(web, [west])
+        await leader_of(web, [east])  # east answers the read of its own state below
         reply = await web.call(east, "Job.Register", west_job("web-west"), JobRegisterResponse, timeout_s=10)
         assert reply.JobModifyIndex > 0
         in_west = await get_job(web, west, "web-west")

@@ -14,12 +14,17 @@ its own reason, never a side effect of a performance change.
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import json
 import random
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
+import pytest
 
+from benchmarks import scheduler_bench
 from cluster import fsm
 from cluster.scheduler.local_planner import LocalPlanner
 from cluster.scheduler.worker import process_eval
@@ -142,3 +147,27 @@ def test_a_seeded_run_decides_exactly_as_before() -> None:
 def test_the_digest_sees_a_different_seed() -> None:
     """The digest is sensitive to placements: another seed places differently."""
     assert _scenario(8).digest() != _scenario(7).digest()
+
+
+@pytest.fixture
+def restore_gc() -> Iterator[None]:
+    """The benchmark applies the server's collector policy to the whole process: undo it."""
+    thresholds = gc.get_threshold()
+    yield
+    gc.set_threshold(*thresholds)
+    gc.unfreeze()
+
+
+def _bench_digest(capsys: pytest.CaptureFixture[str], seed: int) -> str:
+    args = ["--nodes", "60", "--placements", "300", "--count", "100", "--seed", str(seed), "--json", "--digest"]
+    assert scheduler_bench.main(args) == 0
+    digest: str = json.loads(capsys.readouterr().out)["digest"]
+    return digest
+
+
+@pytest.mark.usefixtures("restore_gc")
+def test_the_benchmark_digest_pins_its_placements(capsys: pytest.CaptureFixture[str]) -> None:
+    """``scheduler_bench --digest`` is how a large run proves it decided as before."""
+    first = _bench_digest(capsys, 1)
+    assert _bench_digest(capsys, 1) == first
+    assert _bench_digest(capsys, 2) != first
