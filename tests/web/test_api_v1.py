@@ -8,7 +8,6 @@ job is a 400 that stores nothing; with ACL on, a token without the capability ge
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import time
@@ -20,11 +19,12 @@ import pytest
 from django.test import Client
 
 from agents.server.endpoints import StatusLeaderResponse, StatusRequest
-from cluster.errors import CaravanError, InvalidInput, Unavailable
-from tests.agents.server.support import KEY, KEY_B64, ServerCluster, free_ports
+from cluster.errors import InvalidInput, Unavailable
+from tests.agents.server.support import KEY, free_ports
+from tests.web.support import one_server_gateway
 from webui.acl import DEFAULT_CACHE, policy_upsert, token_create
 from webui.api.jobs_read import parse_wait_ns
-from webui.gateway import Gateway, GatewaySettings, gateway, reset_gateway
+from webui.gateway import Gateway, GatewaySettings
 
 pytestmark = pytest.mark.slow
 
@@ -46,25 +46,8 @@ def job_json(job_id: str, namespace: str | None = None) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One server agent process with a leader, and the gateway pointed at it; its RPC address."""
-    cluster = ServerCluster(Path(tmp_path_factory.mktemp("v1")), count=1)
-    address = cluster.servers[0].address
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CARAVAN_SERVERS", address)
-        mp.setenv("CARAVAN_CLUSTER_KEY", KEY_B64)
-        reset_gateway()
-        cluster.start()
-        try:
-            deadline = time.monotonic() + 30
-            leader = ""
-            while leader != address:
-                assert time.monotonic() < deadline, f"no leader in 30 s:\n{cluster.logs()}"
-                time.sleep(0.1)
-                with contextlib.suppress(CaravanError):
-                    leader = gateway().call_sync("Status.Leader", StatusRequest(), StatusLeaderResponse).Leader
-            yield address
-        finally:
-            reset_gateway()
-            cluster.stop()
+    with one_server_gateway(Path(tmp_path_factory.mktemp("v1"))) as address:
+        yield address
 
 
 @pytest.fixture(autouse=True)

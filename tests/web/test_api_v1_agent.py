@@ -8,8 +8,6 @@ need node:read and self agent:read, while health and regions need no token.
 
 from __future__ import annotations
 
-import contextlib
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,12 +16,9 @@ import nomad
 import pytest
 from django.test import Client
 
-from agents.server.endpoints import StatusLeaderResponse, StatusRequest
-from cluster.errors import CaravanError
-from tests.agents.server.support import KEY_B64, ServerCluster
+from tests.web.support import one_server_gateway
 from tests.web.test_api_v1_nomad import start_web
 from webui.acl import DEFAULT_CACHE, policy_upsert, token_create
-from webui.gateway import gateway, reset_gateway
 
 pytestmark = pytest.mark.slow
 
@@ -33,25 +28,8 @@ Response = Any
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One server with a leader, and the gateway pointed at it; its RPC address."""
-    cluster = ServerCluster(Path(tmp_path_factory.mktemp("v1-agent")), count=1)
-    address = cluster.servers[0].address
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CARAVAN_SERVERS", address)
-        mp.setenv("CARAVAN_CLUSTER_KEY", KEY_B64)
-        reset_gateway()
-        cluster.start()
-        try:
-            deadline = time.monotonic() + 30
-            leader = ""
-            while leader != address:
-                assert time.monotonic() < deadline, f"no leader in 30 s:\n{cluster.logs()}"
-                time.sleep(0.1)
-                with contextlib.suppress(CaravanError):
-                    leader = gateway().call_sync("Status.Leader", StatusRequest(), StatusLeaderResponse).Leader
-            yield address
-        finally:
-            reset_gateway()
-            cluster.stop()
+    with one_server_gateway(Path(tmp_path_factory.mktemp("v1-agent"))) as address:
+        yield address
 
 
 @pytest.fixture(autouse=True)

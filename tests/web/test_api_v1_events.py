@@ -12,7 +12,6 @@ stream quietly in the real web process.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -24,39 +23,19 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import AsyncClient
 
-from agents.server.endpoints import StatusLeaderResponse, StatusRequest
-from cluster.errors import CaravanError
-from tests.agents.server.support import KEY_B64, ServerCluster
+from tests.web.support import one_server_gateway
 from tests.web.test_api_v1 import job_json
 from tests.web.test_api_v1_nomad import start_web
 from webui.acl import DEFAULT_CACHE, policy_upsert, token_create, token_revoke
 from webui.api import events as events_api
-from webui.gateway import gateway, reset_gateway
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    cluster = ServerCluster(Path(tmp_path_factory.mktemp("events-v1")), count=1)
-    address = cluster.servers[0].address
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CARAVAN_SERVERS", address)
-        mp.setenv("CARAVAN_CLUSTER_KEY", KEY_B64)
-        reset_gateway()
-        cluster.start()
-        try:
-            deadline = time.monotonic() + 30
-            leader = ""
-            while leader != address:
-                assert time.monotonic() < deadline, f"no leader in 30 s:\n{cluster.logs()}"
-                time.sleep(0.1)
-                with contextlib.suppress(CaravanError):
-                    leader = gateway().call_sync("Status.Leader", StatusRequest(), StatusLeaderResponse).Leader
-            yield address
-        finally:
-            reset_gateway()
-            cluster.stop()
+    with one_server_gateway(Path(tmp_path_factory.mktemp("events-v1"))) as address:
+        yield address
 
 
 @pytest.fixture(autouse=True)

@@ -29,15 +29,13 @@ from channels.testing import WebsocketCommunicator
 from agents.server.endpoints import (
     JobRegisterRequest,
     JobRegisterResponse,
-    StatusLeaderResponse,
-    StatusRequest,
 )
-from cluster.errors import CaravanError
 from cluster.structs.job import Job
-from tests.agents.server.support import KEY_B64, ServerCluster, free_ports
+from tests.agents.server.support import free_ports
+from tests.web.support import one_server_gateway
 from tests.web.test_api_v1 import job_json
 from webui.acl import DEFAULT_CACHE, policy_upsert, token_create, token_revoke
-from webui.gateway import gateway, reset_gateway
+from webui.gateway import gateway
 from webui.live import consumers
 from webui.live import relay as relay_module
 from webui.live.consumers import CLOSE_BAD_ORIGIN, CLOSE_BAD_TOKEN, LiveConsumer
@@ -50,25 +48,8 @@ ORIGIN = (b"origin", b"http://127.0.0.1:4646")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    cluster = ServerCluster(Path(tmp_path_factory.mktemp("live")), count=1)
-    address = cluster.servers[0].address
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CARAVAN_SERVERS", address)
-        mp.setenv("CARAVAN_CLUSTER_KEY", KEY_B64)
-        reset_gateway()
-        cluster.start()
-        try:
-            deadline = time.monotonic() + 30
-            leader = ""
-            while leader != address:
-                assert time.monotonic() < deadline, f"no leader in 30 s:\n{cluster.logs()}"
-                time.sleep(0.1)
-                with contextlib.suppress(CaravanError):
-                    leader = gateway().call_sync("Status.Leader", StatusRequest(), StatusLeaderResponse).Leader
-            yield address
-        finally:
-            reset_gateway()
-            cluster.stop()
+    with one_server_gateway(Path(tmp_path_factory.mktemp("live"))) as address:
+        yield address
 
 
 @pytest.fixture(autouse=True)
