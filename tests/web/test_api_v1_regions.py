@@ -49,9 +49,10 @@ def federated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federated]:
         while fed.client().regions.get_regions() != ["east", "west"]:
             assert time.monotonic() < deadline, "east did not learn region west in 30 s:\n" + regions.logs()
             time.sleep(0.2)
-        while not fed.client(region="west").status.leader.get_leader():  # west takes writes once it has one
-            assert time.monotonic() < deadline, "region west elected no leader in 30 s:\n" + regions.logs()
-            time.sleep(0.2)
+        for region in ("west", "east"):  # each region takes writes and answers reads once it has a leader
+            while not fed.client(region=region).status.leader.get_leader():
+                assert time.monotonic() < deadline, f"region {region} elected no leader in 30 s:\n" + regions.logs()
+                time.sleep(0.2)
         yield fed
     finally:
         if proc is not None:
