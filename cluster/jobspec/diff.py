@@ -328,12 +328,15 @@ def _fmt_object(o: ObjectDiff, indent: str, lines: list[str]) -> None:
 
 
 def format_diff(diff: JobDiff, *, verbose: bool = False) -> str:
-    """Renders a diff as ``nomad job plan`` does (``+`` added, ``-`` deleted, ``+/-`` edited)."""
+    """Renders a diff as ``nomad job plan`` does (``+`` added, ``-`` deleted, ``+/-`` edited). As Nomad's,
+    only an edited job, group or task lists its fields and objects; an added or deleted one shows just its
+    header line, unless ``verbose``."""
     lines = [f'{_MARK[diff.Type] or " "} Job: "{diff.ID}"'.lstrip() if diff.Type != NONE else f'Job: "{diff.ID}"']
-    for f in diff.Fields or []:
-        lines.append(_fmt_field(f, ""))
-    for o in diff.Objects or []:
-        _fmt_object(o, "", lines)
+    if diff.Type == EDITED or verbose:
+        for f in diff.Fields or []:
+            lines.append(_fmt_field(f, ""))
+        for o in diff.Objects or []:
+            _fmt_object(o, "", lines)
     for g in diff.TaskGroups or []:
         if g.Type == NONE and not verbose:
             lines.append(f'Task Group: "{g.Name}"')
@@ -341,10 +344,11 @@ def format_diff(diff: JobDiff, *, verbose: bool = False) -> str:
         mark = _MARK[g.Type]
         counts = f" ({', '.join(f'{n} {kind}' for kind, n in sorted((g.Updates or {}).items()))})" if g.Updates else ""
         lines.append(f'{mark + " " if mark else ""}Task Group: "{g.Name}"{counts}')
-        for f in g.Fields or []:
-            lines.append(_fmt_field(f, "  "))
-        for o in g.Objects or []:
-            _fmt_object(o, "  ", lines)
+        if g.Type == EDITED or verbose:
+            for f in g.Fields or []:
+                lines.append(_fmt_field(f, "  "))
+            for o in g.Objects or []:
+                _fmt_object(o, "  ", lines)
         for t in g.Tasks or []:
             if t.Type == NONE and not verbose:
                 lines.append(f'  Task: "{t.Name}"')
@@ -352,8 +356,9 @@ def format_diff(diff: JobDiff, *, verbose: bool = False) -> str:
             note = f" ({', '.join(t.Annotations)})" if t.Annotations else ""
             tmark = _MARK[t.Type]
             lines.append(f'  {tmark + " " if tmark else ""}Task: "{t.Name}"{note}')
-            for f in t.Fields or []:
-                lines.append(_fmt_field(f, "    "))
-            for o in t.Objects or []:
-                _fmt_object(o, "    ", lines)
+            if t.Type == EDITED or verbose:
+                for f in t.Fields or []:
+                    lines.append(_fmt_field(f, "    "))
+                for o in t.Objects or []:
+                    _fmt_object(o, "    ", lines)
     return "\n".join(lines)

@@ -141,3 +141,10 @@ def test_verbose_includes_unchanged_fields() -> None:
     group = (d.TaskGroups or [])[0]
     assert any((f.Type == NONE and f.Name == "ShutdownDelay") or f.Name == "Count" for f in group.Fields or [])
     assert any(f.Type == NONE for f in group.Fields or [])
+
+
+def test_plan_text_of_a_new_job_shows_headers_only_unless_verbose() -> None:
+    d = diff_jobs(None, job())
+    assert format_diff(d).splitlines() == ['+ Job: "web"', '+ Task Group: "frontend"', '  + Task: "nginx"']
+    verbose = format_diff(d, verbose=True).splitlines()
+    assert verbose[0] == '+ Job: "web"' and any("+ Count:" in line for line in verbose)
