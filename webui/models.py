@@ -138,6 +138,11 @@ class Workflow(models.Model):
         return f"{self.title} ({self.status})"
 
     @property
+    def namespace(self) -> str:
+        """The namespace a job restart acts in ("" for workflows of the whole cluster, such as snapshots)."""
+        return str(self.params.get("namespace", ""))
+
+    @property
     def percent(self) -> int:
         return 100 if self.total == 0 and self.status == self.SUCCEEDED else (100 * self.done // self.total
                                                                              if self.total else 0)

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from cluster.acl import ACL, NamespaceCapability
 from cluster.errors import InvalidInput, NotFound
 from webui.models import SnapshotSchedule, Workflow, WorkflowEvent
 
@@ -36,6 +37,7 @@ __all__ = [
     "start_job_restart",
     "start_snapshot",
     "step",
+    "workflow_allowed",
 ]
 
 log = logging.getLogger("caravan.workflows")
@@ -43,6 +45,18 @@ log = logging.getLogger("caravan.workflows")
 WORKFLOW_GROUP_PREFIX = "workflow."
 ALL_WORKFLOWS_GROUP = "workflow.all"
 MAX_BATCH_WAIT_S = 3600.0
+
+
+def workflow_allowed(acl: ACL | None, kind: str, namespace: str,
+                     capability: str = NamespaceCapability.READ_JOB) -> bool:
+    """Whether a token may see (``read-job``) or act on (``alloc-lifecycle``) a workflow: a job restart is
+    the business of its job's namespace, a snapshot (the whole state) of management tokens. ``acl`` None:
+    enforcement is off. The pages and the live socket both ask this."""
+    if acl is None:
+        return True
+    if kind == Workflow.KIND_JOB_RESTART:
+        return acl.allow_namespace_op(namespace or "default", capability)
+    return acl.is_management
 
 
 def group_name(workflow_id: uuid.UUID | str) -> str:
@@ -58,7 +72,7 @@ def _notify(wf: Workflow) -> None:
     if layer is None:
         return
     message = {"type": "workflow.changed", "id": str(wf.id), "kind": wf.kind, "status": wf.status,
-               "done": wf.done, "total": wf.total, "namespace": str(wf.params.get("namespace", ""))}
+               "done": wf.done, "total": wf.total, "namespace": wf.namespace}
     try:
         async_to_sync(layer.group_send)(group_name(wf.id), message)
         async_to_sync(layer.group_send)(ALL_WORKFLOWS_GROUP, message)

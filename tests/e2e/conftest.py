@@ -15,12 +15,9 @@ session cookie). Jobs are named ``e2e-<test>`` so tests do not meet each other's
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,11 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.agents.client_agent.support import kill_leftovers
 from tests.agents.server.support import free_ports
+from tests.devagent import CARAVAN, clean_env, dev_agent, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-CARAVAN = str(Path(sys.executable).parent / "caravan")
 SCREENSHOTS = ROOT / ".data" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -47,20 +43,6 @@ class Stack:
     root: Path
 
 
-def _wait(what: str, check: object, timeout_s: float, logs: list[Path]) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            if check():  # type: ignore[operator]
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            tails = "\n".join(f"--- {p}\n{p.read_text(errors='replace')[-2000:]}" for p in logs if p.exists())
-            raise AssertionError(f"timed out waiting for {what}\n{tails}")
-        time.sleep(0.2)
-
-
 def _get(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=5) as response:
         return bytes(response.read())
@@ -69,40 +51,27 @@ def _get(url: str) -> bytes:
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("e2e")
-    agent_http, rpc, serf, web_port = free_ports(4)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARAVAN_", "DJANGO_"))}
-    (root / "ports.hcl").write_text(f"ports {{\n  serf = {serf}\n}}\n")
-    agent_log, web_log = root / "agent.log", root / "web.log"
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        with open(agent_log, "wb") as out:
-            procs.append(subprocess.Popen(
-                [CARAVAN, "agent", "-dev", "-data-dir", str(root / "agent"), "-http-port", str(agent_http),
-                 "-rpc-port", str(rpc), "-config", str(root / "ports.hcl")],
-                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root))
-        agent_url = f"http://127.0.0.1:{agent_http}"
-        _wait("the dev agent's node", lambda: b'"ready"' in _get(f"{agent_url}/v1/nodes"), 60, [agent_log])
-        key = (root / "agent" / "dev-cluster-key").read_text().strip()
-        web_env = {**env, "CARAVAN_ACL": "1", "CARAVAN_CLUSTER_KEY": key}
+    (web_port,) = free_ports(1)
+    web_log = root / "web.log"
+    with dev_agent(root) as agent:
+        web_env = {**clean_env(), "CARAVAN_ACL": "1", "CARAVAN_CLUSTER_KEY": agent.key}
         with open(web_log, "wb") as out:
-            procs.append(subprocess.Popen(
+            web = subprocess.Popen(
                 [CARAVAN, "web", "-dev", "-http-port", str(web_port), "-data-dir", str(root / "web"),
-                 "-servers", f"127.0.0.1:{rpc}"], stdout=out, stderr=subprocess.STDOUT, env=web_env, cwd=ROOT))
-        pattern = re.compile(rb"Management token \(X-Nomad-Token\): (\S+)")
-        _wait("the web application's token", lambda: pattern.search(web_log.read_bytes()), 60, [web_log])
-        match = pattern.search(web_log.read_bytes())
-        assert match is not None
-        url = f"http://127.0.0.1:{web_port}"
-        _wait("the web application", lambda: _get(f"{url}/v1/agent/health") is not None, 60, [web_log])
-        yield Stack(url=url, token=match.group(1).decode(), agent_http=agent_url, root=root)
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
+                 "-servers", agent.rpc], stdout=out, stderr=subprocess.STDOUT, env=web_env, cwd=ROOT)
+        try:
+            pattern = re.compile(rb"Management token \(X-Nomad-Token\): (\S+)")
+            match = wait_for("the web application's token", lambda: pattern.search(web_log.read_bytes()), 60,
+                             web_log)
+            url = f"http://127.0.0.1:{web_port}"
+            wait_for("the web application", lambda: _get(f"{url}/v1/agent/health"), 60, web_log)
+            yield Stack(url=url, token=match.group(1).decode(), agent_http=agent.http, root=root)
+        finally:
+            web.terminate()
             try:
-                proc.wait(20)
+                web.wait(20)
             except subprocess.TimeoutExpired:
-                proc.kill()
-        kill_leftovers(root)
+                web.kill()
 
 
 @pytest.fixture(scope="package")

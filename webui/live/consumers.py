@@ -111,15 +111,6 @@ def _parse(subscription: object) -> tuple[str, str | None, str]:
     return topic, namespace or "default", key or ALL
 
 
-def _workflow_allowed(acl: ACL | None, kind: str, namespace: str) -> bool:
-    """As the workflow pages: a job restart for readers of its job, a snapshot for management."""
-    if acl is None:
-        return True
-    if kind == Workflow.KIND_JOB_RESTART:
-        return acl.allow_namespace_op(namespace or "default", NamespaceCapability.READ_JOB)
-    return acl.is_management
-
-
 def _check(acl: ACL | None, topic: str, namespace: str | None) -> None:
     if acl is None or acl.is_management:
         return
@@ -284,11 +275,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     def _workflow_visible_by_id(self, workflow_id: str) -> bool:
         wf = Workflow.objects.filter(id=workflow_id).first()
-        return wf is not None and _workflow_allowed(self.acl, wf.kind, str(wf.params.get("namespace", "")))
+        return wf is not None and workflows.workflow_allowed(self.acl, wf.kind, wf.namespace)
 
     async def workflow_changed(self, message: dict[str, Any]) -> None:
         """A workflow's progress: sent as an event of topic ``Workflow`` so live.js refreshes its region."""
-        if not _workflow_allowed(self.acl, message["kind"], message["namespace"]):
+        if not workflows.workflow_allowed(self.acl, message["kind"], message["namespace"]):
             return
         await self.send_json({"event": {"Topic": WORKFLOW_TOPIC, "Type": "WorkflowChanged", "Key": message["id"],
                                         "Namespace": "", "Index": 0,

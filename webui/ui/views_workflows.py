@@ -20,7 +20,7 @@ from cluster.jobspec.values import KindError, parse_duration_ns
 from webui import workflows
 from webui.api.auth import PERMISSION_DENIED
 from webui.models import Workflow
-from webui.ui.access import Viewer, namespace_allowed, require_namespace, viewer
+from webui.ui.access import Viewer, require_namespace, viewer
 from webui.ui.render import page, ui_view
 from webui.ui.views_jobs import split_job_ref
 
@@ -30,12 +30,7 @@ LIST_LIMIT = 100
 
 
 def workflow_visible(who: Viewer, wf: Workflow) -> bool:
-    """Job restarts: read-job in the job's namespace; snapshots: management (ACL off: everyone)."""
-    if who.acl is None:
-        return True
-    if wf.kind == Workflow.KIND_JOB_RESTART:
-        return namespace_allowed(who, str(wf.params.get("namespace", "default")), NamespaceCapability.READ_JOB)
-    return who.acl.is_management
+    return workflows.workflow_allowed(who.acl, wf.kind, wf.namespace)
 
 
 def _workflow(request: HttpRequest, workflow_id: str) -> tuple[Viewer, Workflow]:
@@ -70,12 +65,7 @@ def workflow_detail(request: HttpRequest, workflow_id: str) -> HttpResponse:
 
 
 def _may_change(who: Viewer, wf: Workflow) -> bool:
-    if who.acl is None:
-        return True
-    if wf.kind == Workflow.KIND_JOB_RESTART:
-        return namespace_allowed(who, str(wf.params.get("namespace", "default")),
-                                 NamespaceCapability.ALLOC_LIFECYCLE)
-    return who.acl.is_management
+    return workflows.workflow_allowed(who.acl, wf.kind, wf.namespace, NamespaceCapability.ALLOC_LIFECYCLE)
 
 
 @ui_view("POST")
